@@ -1,0 +1,1 @@
+"""Data: the canonical post table, its readers and the synthetic SMPD."""

@@ -1,0 +1,117 @@
+"""Summaries of a post table: what a user checks before training on it.
+
+Each section appears only when the table has the columns it needs, so a labels-only
+file is summarised as far as it goes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from popfusion.data.schema import is_vector_column
+
+
+def describe(table: pd.DataFrame) -> dict:
+    """A JSON-ready summary: rows, missing values, labels, users, time span, drift."""
+    out: dict = {"rows": len(table)}
+    if "split" in table:
+        out["rows_by_split"] = {str(k): int(v) for k, v in table["split"].value_counts().items()}
+    out["missing"] = _missing(table)
+    labelled = table[table["label"].notna()] if "label" in table else table.iloc[:0]
+    if len(labelled):
+        out["label"] = label_summary(labelled["label"])
+    if "user_id" in table:
+        out["posts_per_user"] = posts_per_user(table["user_id"])
+    if "posted_at" in table:
+        out["time_span"] = _time_span(table)
+        if len(labelled):
+            out["label_by_month"] = label_by_month(labelled)
+            out["label_by_time_decile"] = label_by_time_decile(labelled)
+    return out
+
+
+def _missing(table: pd.DataFrame) -> dict[str, float]:
+    """Share of missing values per column; the description vectors as one entry each."""
+    plain = [c for c in table.columns if not is_vector_column(c)]
+    shares = {c: round(float(table[c].isna().mean()), 4) for c in plain}
+    for prefix in ("user_desc_", "loc_desc_"):
+        cols = [c for c in table.columns if c.startswith(prefix)]
+        if cols:
+            block = table[cols].to_numpy()
+            empty = np.isnan(block).all(axis=1) | (np.nan_to_num(block) == 0).all(axis=1)
+            shares[f"{prefix}* (empty vector)"] = round(float(empty.mean()), 4)
+    return shares
+
+
+def label_summary(labels: pd.Series) -> dict[str, float]:
+    q = labels.quantile([0.05, 0.25, 0.5, 0.75, 0.95]).round(3).tolist()
+    return {
+        "count": int(labels.count()), "mean": round(float(labels.mean()), 3),
+        "sd": round(float(labels.std()), 3), "min": float(labels.min()),
+        "p05": q[0], "p25": q[1], "median": q[2], "p75": q[3], "p95": q[4],
+        "max": float(labels.max()),
+    }
+
+
+def posts_per_user(user_ids: pd.Series) -> dict[str, float]:
+    counts = user_ids.value_counts()
+    return {
+        "users": len(counts), "mean": round(float(counts.mean()), 3),
+        "median": float(counts.median()), "p90": round(float(counts.quantile(0.9)), 1),
+        "p99": round(float(counts.quantile(0.99)), 1), "max": int(counts.max()),
+        "single_post_user_share": round(float((counts == 1).mean()), 4),
+        "posts_by_single_post_users": round(float(counts[counts == 1].sum() / counts.sum()), 4),
+    }
+
+
+def _time_span(table: pd.DataFrame) -> dict[str, list[str]]:
+    groups = table.groupby("split")["posted_at"] if "split" in table else {"all": table["posted_at"]}.items()
+    return {str(k): [str(v.min()), str(v.max())] for k, v in groups}
+
+
+def label_by_month(labelled: pd.DataFrame) -> dict[str, float]:
+    month = labelled["posted_at"].dt.tz_convert(None).dt.to_period("M").astype(str)
+    return {k: round(float(v), 3) for k, v in labelled["label"].groupby(month).mean().items()}
+
+
+def label_by_time_decile(labelled: pd.DataFrame) -> list[float]:
+    """Mean label in each tenth of the posts ordered by time: the drift, at a glance."""
+    ordered = labelled.sort_values("posted_at", kind="stable")["label"].to_numpy()
+    return [round(float(part.mean()), 2) for part in np.array_split(ordered, 10)]
+
+
+def plot(table: pd.DataFrame, path: str | Path) -> Path:
+    """A PNG with the label histogram and the monthly mean label with post counts."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    labelled = table[table["label"].notna()] if "label" in table else table.iloc[:0]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+    if len(labelled):
+        ax1.hist(labelled["label"], bins=60, color="#4c72b0")
+    ax1.set(title="Label distribution", xlabel="popularity score", ylabel="posts")
+    if "posted_at" in table:
+        month = table["posted_at"].dt.tz_convert(None).dt.to_period("M")
+        counts = month.value_counts().sort_index()
+        x = {p: i for i, p in enumerate(counts.index)}
+        ax2.bar(list(x.values()), counts.to_numpy(), color="#dddddd")
+        ax2.set_xticks(list(x.values()), [str(p) for p in x])
+        ax2.set_ylabel("posts")
+        if len(labelled):
+            means = labelled["label"].groupby(month[labelled.index]).mean()
+            twin = ax2.twinx()
+            twin.plot([x[p] for p in means.index], means.to_numpy(), "o-", color="#c44e52")
+            twin.set_ylabel("mean label", color="#c44e52")
+        ax2.tick_params(axis="x", rotation=60, labelsize=7)
+    ax2.set_title("Posts and mean label by month")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
