@@ -224,8 +224,9 @@ def _vocabulary(rng: np.random.Generator) -> _Vocabulary:
         stem = sub_names[s].lower().replace(" ", "")
         topics = topic_words[sub_cat[s]]
         for j in range(k):
-            extra = topics[j % len(topics)][0] if j < len(topics) else lexicon.PHOTO_WORDS[(s + j) % 25]
-            concept_names.append(f"{stem}{extra}" if j % 2 else f"{extra}{stem}")
+            word = topics[j][0] if j < len(topics) else lexicon.PHOTO_WORDS[(s + j) % len(lexicon.PHOTO_WORDS)]
+            name = f"{stem}{word}" if word != stem else f"{stem}{lexicon.PHOTO_WORDS[s % 7]}"
+            concept_names.append(name if name not in concept_names else f"{name}{j}")
             concept_sub.append(s)
             concept_topic.append(j % len(topics))
     objects = sorted({o for objs in lexicon.PHOTOS.values() for o in objs})

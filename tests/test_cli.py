@@ -1,0 +1,50 @@
+"""The command line, end to end on small data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from conftest import write_smpd
+from typer.testing import CliRunner
+
+from popfusion.cli import app
+
+runner = CliRunner()
+
+
+def test_synth_validate_describe(tmp_path: Path) -> None:
+    out = tmp_path / "smpd"
+    result = runner.invoke(app, ["data", "synth", "--posts", "300", "--out", str(out), "--no-images"])
+    assert result.exit_code == 0, result.output
+    assert (out / "train_allmetadata_json" / "train_user_data.json").is_file()
+    result = runner.invoke(app, ["data", "validate", str(out)])
+    assert result.exit_code == 0 and "300 posts" in result.output and "200 train" in result.output
+    png = tmp_path / "plot.png"
+    result = runner.invoke(app, ["data", "describe", str(out), "--json", "--plot", str(png)])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout[: result.stdout.rindex("}") + 1])
+    assert summary["rows_by_split"] == {"train": 200, "test": 100}
+    assert png.is_file()
+
+
+def test_sample_goes_to_the_cache(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("POPFUSION_HOME", str(tmp_path))
+    result = runner.invoke(app, ["data", "sample", "--posts", "200"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "sample-v1-200-0" / "synth.json").is_file()
+
+
+def test_bad_input_exits_with_a_message(tmp_path: Path) -> None:
+    write_smpd(tmp_path, labels=["1", "2", "x", "4"])
+    result = runner.invoke(app, ["data", "validate", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "train_label.txt" in result.output and "row 2" in result.output
+
+
+def test_csv_with_a_column_map(tmp_path: Path) -> None:
+    path = tmp_path / "posts.csv"
+    path.write_text("id,who,when,likes\n1,a,1704300000,3.2\n2,b,1704300600,\n")
+    result = runner.invoke(app, ["data", "validate", str(path), "--map", "post_id=id,user=who,time=when,label=likes"])
+    assert result.exit_code == 0, result.output
+    assert "1 train" in result.output and "1 test" in result.output
