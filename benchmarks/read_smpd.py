@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
-import re
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from report import machine, write_section
+
 SECTION = "## Reading SMPD"
 
 CHILD = """
@@ -28,7 +26,8 @@ from popfusion import load
 start = time.perf_counter()
 table = load(sys.argv[1], vectors=sys.argv[2] == "1")
 seconds = time.perf_counter() - start
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss + resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+usage = resource.getrusage
+peak = usage(resource.RUSAGE_SELF).ru_maxrss + usage(resource.RUSAGE_CHILDREN).ru_maxrss
 print(json.dumps({"seconds": seconds, "peak_gb": peak / 2**20, "rows": len(table), "columns": table.shape[1]}))
 """
 
@@ -40,17 +39,8 @@ def measure(folder: Path, vectors: bool) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def machine() -> str:
-    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return f"{os.cpu_count()} cores, {mem:.0f} GB RAM, {platform.machine()}, Python {platform.python_version()}"
-
-
-def write_section(text: str) -> None:
-    path = ROOT / "BENCHMARKS.md"
-    doc = path.read_text() if path.exists() else "# Benchmarks\n"
-    pattern = re.compile(rf"{re.escape(SECTION)}\n.*?(?=\n## |\Z)", re.S)
-    doc = pattern.sub(text.rstrip("\n"), doc) if pattern.search(doc) else doc.rstrip("\n") + "\n\n" + text
-    path.write_text(doc.rstrip("\n") + "\n")
+def row(name: str, r: dict) -> str:
+    return f"| {name} | {r['seconds']:.1f} s | {r['peak_gb']:.2f} GB | {r['rows']:,} x {r['columns']} |"
 
 
 def main() -> None:
@@ -78,8 +68,8 @@ the worker processes that parse the user-data file). Target: under a minute, a f
 
 | what is read | wall time | peak memory | table |
 |---|---|---|---|
-| everything, with the 399 + 400 description floats a post | {runs[True]['seconds']:.1f} s | {runs[True]['peak_gb']:.2f} GB | {runs[True]['rows']:,} x {runs[True]['columns']} |
-| without the description vectors (`vectors=False`) | {runs[False]['seconds']:.1f} s | {runs[False]['peak_gb']:.2f} GB | {runs[False]['rows']:,} x {runs[False]['columns']} |
+{row("everything, with the 399 + 400 description floats a post", runs[True])}
+{row("without the description vectors (`vectors=False`)", runs[False])}
 """
     if not args.no_write:
         write_section(text)

@@ -45,6 +45,7 @@ def test_bad_input_exits_with_a_message(tmp_path: Path) -> None:
 def test_csv_with_a_column_map(tmp_path: Path) -> None:
     path = tmp_path / "posts.csv"
     path.write_text("id,who,when,likes\n1,a,1704300000,3.2\n2,b,1704300600,\n")
-    result = runner.invoke(app, ["data", "validate", str(path), "--map", "post_id=id,user=who,time=when,label=likes"])
+    column_map = "post_id=id,user=who,time=when,label=likes"
+    result = runner.invoke(app, ["data", "validate", str(path), "--map", column_map])
     assert result.exit_code == 0, result.output
     assert "1 train" in result.output and "1 test" in result.output

@@ -30,6 +30,6 @@ def test_empty_array_and_errors(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="unexpected text"):
         list(iter_record_chunks(path))
     path.write_bytes(b'[{"a": 1},\n{"a": }]')
-    with pytest.raises(DataError, match="malformed JSON .* line 2") as err:
+    with pytest.raises(DataError, match=r"malformed JSON .* line 2") as err:
         list(iter_record_chunks(path, chunk_bytes=1))
     assert err.value.source == str(path)

@@ -1,0 +1,1 @@
+"""Feature blocks: posts in, named numeric columns out, cached on disk."""

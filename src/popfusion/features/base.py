@@ -1,0 +1,46 @@
+"""The feature block interface every block implements.
+
+A block is a small estimator: ``fit`` learns what it needs from the posts (labels only
+from training rows), ``transform`` turns any posts into named numeric columns indexed
+like its input. Blocks that read labels say so (``uses_labels``), and must be strictly
+time-respecting or out-of-fold; the tests prove it for each of them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
+
+import pandas as pd
+
+
+class FeatureBlock(ABC):
+    """Posts -> numeric columns, prefixed with the block's name."""
+
+    name: ClassVar[str]
+    uses_labels: ClassVar[bool] = False
+
+    def __init__(self, **params: Any) -> None:
+        self.params = params
+
+    @abstractmethod
+    def fit(self, posts: pd.DataFrame) -> FeatureBlock:
+        """Learn from ``posts`` (the whole table; labels only where split == 'train')."""
+
+    @abstractmethod
+    def transform(self, posts: pd.DataFrame) -> pd.DataFrame:
+        """Numeric columns for ``posts``, same index, names prefixed with ``name``."""
+
+    def fit_transform(self, posts: pd.DataFrame) -> pd.DataFrame:
+        return self.fit(posts).transform(posts)
+
+    def fingerprint(self) -> str:
+        """A stable id of the block and its parameters (the data is hashed by the cache)."""
+        spec = json.dumps({"block": self.name, "params": self.params}, sort_keys=True, default=str)
+        return hashlib.sha256(spec.encode()).hexdigest()[:16]
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
+        return f"{type(self).__name__}({args})"
