@@ -11,9 +11,19 @@ from __future__ import annotations
 import hashlib
 import json
 from abc import ABC, abstractmethod
+from pathlib import Path
 from typing import Any, ClassVar
 
 import pandas as pd
+
+
+def resolve_device(device: str) -> str:
+    """'auto' -> 'cuda' when a GPU is there, else 'cpu'; anything else as given."""
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 class FeatureBlock(ABC):
@@ -21,6 +31,7 @@ class FeatureBlock(ABC):
 
     name: ClassVar[str]
     uses_labels: ClassVar[bool] = False
+    cache_dir: Path | None = None  # where a block may keep partial work (embedding batches)
 
     def __init__(self, **params: Any) -> None:
         self.params = params

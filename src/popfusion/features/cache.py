@@ -60,6 +60,7 @@ class FeatureCache:
             frame = pd.read_parquet(path).set_axis(posts.index)
             cached = True
         else:
+            block.cache_dir = self.root / "embeddings"
             frame = block.fit_transform(posts)
             tmp = path.with_suffix(f".tmp{os.getpid()}")
             frame.reset_index(drop=True).to_parquet(tmp, index=False)

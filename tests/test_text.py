@@ -1,0 +1,86 @@
+"""Text embeddings: every backend, multilingual signal, batching and resume."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from popfusion.features.store import EmbeddingStore
+from popfusion.features.text import TextEmbedding, field_texts, make_encoder
+
+POSTS = pd.DataFrame({
+    "post_id": ["1", "2", "3", "4"], "user_id": ["a"] * 4,
+    "posted_at": pd.to_datetime([1, 2, 3, 4], unit="D", utc=True),
+    "title": ["my dog in the park", "mi perro en el parque", None, "stock market report"],
+    "tags": ["dog park", "perro", "", None],
+})
+
+
+def _cos(a: np.ndarray, b: np.ndarray) -> float:
+    return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
+
+
+def test_use_is_multilingual() -> None:
+    enc = make_encoder("use")
+    v = enc.encode(["my dog in the park", "mi perro en el parque", "stock market report"])
+    assert v.shape == (3, 512) and v.dtype == np.float32
+    assert _cos(v[0], v[1]) > _cos(v[0], v[2]) + 0.2
+
+
+def test_block_columns_fields_and_empty_text() -> None:
+    feats = TextEmbedding(backend="tfidf", dim=8).fit_transform(POSTS)
+    assert feats.shape == (4, 24)
+    assert [c for c in feats.columns if c.startswith("text_title_")][:2] == ["text_title_0", "text_title_1"]
+    assert np.isfinite(feats.to_numpy()).all()
+    assert field_texts(POSTS, "joined").tolist() == ["my dog in the park. dog park",
+                                                    "mi perro en el parque. perro", "",
+                                                    "stock market report"]
+
+
+def test_sentence_transformers_packaged_model() -> None:
+    pytest.importorskip("sentence_transformers")
+    enc = make_encoder("st")
+    v = enc.encode(["a dog in the park", "a puppy on the grass", "quarterly earnings"])
+    assert v.shape == (3, 384)
+    assert _cos(v[0], v[1]) > _cos(v[0], v[2])
+
+
+def test_hugging_face_encoder_from_a_local_folder(tmp_path: Path) -> None:
+    transformers = pytest.importorskip("transformers")
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "dog", "park", "my", "the", "in"]
+    (tmp_path / "vocab.txt").write_text("\n".join(vocab))
+    transformers.BertTokenizer(str(tmp_path / "vocab.txt")).save_pretrained(tmp_path)
+    config = transformers.BertConfig(vocab_size=len(vocab), hidden_size=16, num_hidden_layers=1,
+                                     num_attention_heads=2, intermediate_size=32)
+    transformers.BertModel(config).save_pretrained(tmp_path)
+    feats = TextEmbedding(backend="hf", model=str(tmp_path), fields=("title",)).fit_transform(POSTS)
+    assert feats.shape == (4, 16) and np.isfinite(feats.to_numpy()).all()
+    assert not np.allclose(feats.iloc[0], feats.iloc[3])
+
+
+def test_store_resumes_after_a_crash(tmp_path: Path) -> None:
+    texts = [f"text {i}" for i in range(10)] * 2
+    calls = []
+
+    def encode(batch: list[str]) -> np.ndarray:
+        calls.append(len(batch))
+        if len(calls) == 3:
+            raise KeyboardInterrupt  # killed in the middle of the third batch
+        return np.array([[float(t.split()[1])] for t in batch])
+
+    store = EmbeddingStore(tmp_path, "enc", batch_size=3, progress=False)
+    with pytest.raises(KeyboardInterrupt):
+        store.encode(encode, texts, "t")
+    rerun: list[int] = []
+
+    def encode_again(batch: list[str]) -> np.ndarray:
+        rerun.append(len(batch))
+        return np.array([[float(t.split()[1])] for t in batch])
+
+    again = EmbeddingStore(tmp_path, "enc", batch_size=3, progress=False)
+    out = again.encode(encode_again, texts, "t")
+    assert again.reused == 2 and rerun == [3, 1]  # only the unfinished batches ran
+    assert out[:, 0].tolist() == [float(i) for i in range(10)] * 2
