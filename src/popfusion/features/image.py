@@ -153,7 +153,7 @@ class ImageEmbedding(FeatureBlock):
         super().__init__(backend=backend, model=model, size=size, batch_size=batch_size,
                          workers=workers, device=device)
 
-    def fit(self, posts: pd.DataFrame) -> ImageEmbedding:  # noqa: ARG002 - pretrained
+    def fit(self, posts: pd.DataFrame) -> ImageEmbedding:
         p = self.params
         self.encoder_ = make_image_encoder(p["backend"], p["model"], p["size"], p["device"])
         return self
@@ -194,7 +194,7 @@ class ImageStats(FeatureBlock):
     def __init__(self, workers: int = 2) -> None:
         super().__init__(workers=workers)
 
-    def fit(self, posts: pd.DataFrame) -> ImageStats:  # noqa: ARG002 - nothing to learn
+    def fit(self, posts: pd.DataFrame) -> ImageStats:
         return self
 
     def transform(self, posts: pd.DataFrame) -> pd.DataFrame:

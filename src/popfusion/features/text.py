@@ -29,7 +29,7 @@ class TextEncoder(ABC):
     name: str
     dim: int
 
-    def fit(self, texts: list[str]) -> TextEncoder:  # noqa: ARG002 - most encoders are pretrained
+    def fit(self, texts: list[str]) -> TextEncoder:
         return self
 
     @abstractmethod
