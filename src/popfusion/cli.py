@@ -22,6 +22,8 @@ app = typer.Typer(help="Predict how popular a social media post will be.", no_ar
                   pretty_exceptions_show_locals=False)
 data_app = typer.Typer(help="Read, check, describe and generate datasets.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
+features_app = typer.Typer(help="Build the feature blocks a recipe asks for.", no_args_is_help=True)
+app.add_typer(features_app, name="features")
 
 MapOption = Annotated[str | None, typer.Option(
     "--map", help="Column map for CSV/Parquet/JSONL, e.g. id=tweet_id,text=content,time=created_at")]
@@ -133,3 +135,35 @@ def _kv_table(title: str, values: dict) -> Table:
     for key, value in values.items():
         table.add_row(str(key), str(value))
     return table
+
+
+@features_app.command("build")
+def features_build(
+    recipe: Annotated[str, typer.Argument(help="Preset (sample, fast, smp) or recipe YAML.")] = "sample",
+    data: Annotated[Path | None, typer.Option(help="Dataset; default: the recipe's, else the sample.")] = None,
+    column_map: MapOption = None,
+    image_root: ImageRootOption = None,
+    cache: Annotated[Path | None, typer.Option(help="Feature cache folder.")] = None,
+) -> None:
+    """Build (or reuse from the cache) every feature block of a recipe."""
+    from popfusion.features.pipeline import build_features, make_block
+    from popfusion.recipe import load_recipe
+
+    try:
+        spec = load_recipe(recipe)
+        blocks = [make_block(b.block, b.params) for b in spec.features]
+    except ValueError as err:
+        console.print(f"[bold red]error:[/] {err}")
+        raise typer.Exit(1) from None
+    path = data or (Path(spec.data.path) if spec.data.path else None)
+    posts = _load(path, column_map or spec.data.map, image_root or spec.data.image_root)
+    cache_dir = cache or Path(spec.cache_dir or synthetic.cache_dir() / "features")
+    frame, results = build_features(posts, blocks, cache_dir)
+    table = Table(title=f"features for {len(posts)} posts ({frame.shape[1]} columns, cache {cache_dir})")
+    for col in ("block", "columns", "seconds", "cache", "missing images"):
+        table.add_column(col)
+    for block, r in zip(blocks, results, strict=True):
+        missing = getattr(block, "missing_", None)
+        table.add_row(str(block), str(r.columns), f"{r.seconds:.1f}", "hit" if r.cached else "built",
+                      "" if missing is None else str(missing))
+    console.print(table)

@@ -14,6 +14,7 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any, ClassVar
 
+import numpy as np
 import pandas as pd
 
 
@@ -55,3 +56,16 @@ class FeatureBlock(ABC):
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
         return f"{type(self).__name__}({args})"
+
+
+def labelled_mask(posts: pd.DataFrame) -> np.ndarray:
+    """Rows whose label a block may learn from: labelled training rows."""
+    has_label = posts["label"].notna() if "label" in posts else pd.Series(False, index=posts.index)
+    if "split" in posts:
+        has_label &= posts["split"] == "train"
+    return has_label.to_numpy(bool)
+
+
+def utc_seconds(times: pd.Series) -> np.ndarray:
+    """UTC timestamps as float seconds, whatever the resolution of their dtype."""
+    return times.dt.as_unit("ns").astype("int64").to_numpy() / 1e9

@@ -159,7 +159,7 @@ class ImageEmbedding(FeatureBlock):
         return self
 
     def transform(self, posts: pd.DataFrame) -> pd.DataFrame:
-        vectors, ok = embed_images(self.encoder_, _paths(posts), self.cache_dir, self.params)
+        vectors, ok = embed_images(self.encoder_, image_paths(posts), self.cache_dir, self.params)
         self.missing_ = int((~ok).sum())
         if self.missing_:
             log.warning("image: %d of %d images missing or unreadable (rows left empty)",
@@ -198,7 +198,7 @@ class ImageStats(FeatureBlock):
         return self
 
     def transform(self, posts: pd.DataFrame) -> pd.DataFrame:
-        paths = _paths(posts)
+        paths = image_paths(posts)
         with ThreadPoolExecutor(max(1, self.params["workers"])) as pool:
             rows = list(pool.map(_stats, paths, chunksize=64))
         frame = pd.DataFrame(rows, index=posts.index).astype("float32")
@@ -234,7 +234,7 @@ def _stats(path: str | None) -> dict[str, float]:
         counts[top] / codes.size), strict=True))
 
 
-def _paths(posts: pd.DataFrame) -> list[str | None]:
+def image_paths(posts: pd.DataFrame) -> list[str | None]:
     if "image_path" not in posts:
         return [None] * len(posts)
     return [p if isinstance(p, str) else None for p in posts["image_path"].astype(object)]

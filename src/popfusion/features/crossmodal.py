@@ -1,0 +1,63 @@
+"""How well a post's image and its texts agree: cosine similarities image-title,
+image-tags and title-tags in a shared space.
+
+With a CLIP model configured, the space is CLIP's. Otherwise a ridge projection, learned on
+training posts, maps the default image embedding into the default text space.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from popfusion.features.base import FeatureBlock
+from popfusion.features.image import ClipEncoder, embed_images, image_paths
+from popfusion.features.sources import normalise, source_embeddings
+from popfusion.features.store import EmbeddingStore
+from popfusion.features.text import field_texts, make_encoder
+
+
+class CrossModal(FeatureBlock):
+    name = "xmodal"
+
+    def __init__(self, clip_model: str | None = None, alpha: float = 10.0) -> None:
+        super().__init__(clip_model=clip_model, alpha=alpha)
+
+    def fit(self, posts: pd.DataFrame) -> CrossModal:
+        if self.params["clip_model"]:
+            self.clip_ = ClipEncoder(self.params["clip_model"])
+            return self
+        from sklearn.linear_model import Ridge
+
+        self.clip_ = None
+        image, joined = self._image(posts), self._text(posts, "joined")
+        train = (posts["split"] == "train").to_numpy() if "split" in posts else np.ones(len(posts), bool)
+        rows = train & np.isfinite(image).all(axis=1)
+        self.ridge_ = Ridge(alpha=self.params["alpha"]).fit(image[rows][:100_000], joined[rows][:100_000])
+        return self
+
+    def transform(self, posts: pd.DataFrame) -> pd.DataFrame:
+        image = normalise(self._image(posts))
+        if self.clip_ is None:
+            image = normalise(self.ridge_.predict(np.nan_to_num(image)) + np.where(
+                np.isfinite(image).all(axis=1, keepdims=True), 0, np.nan))
+        title, tags = normalise(self._text(posts, "title")), normalise(self._text(posts, "tags"))
+        f = {"image_title": (image * title).sum(1), "image_tags": (image * tags).sum(1),
+             "title_tags": (title * tags).sum(1)}
+        return pd.DataFrame(f, index=posts.index).astype("float32").add_prefix(f"{self.name}_")
+
+    def _image(self, posts: pd.DataFrame) -> np.ndarray:
+        if self.clip_ is None:
+            return source_embeddings(posts, "image", self.cache_dir)
+        vectors, _ = embed_images(self.clip_, image_paths(posts), self.cache_dir,
+                                  {"batch_size": 32, "workers": 2})
+        return vectors
+
+    def _text(self, posts: pd.DataFrame, field: str) -> np.ndarray:
+        texts = field_texts(posts, field).tolist()
+        if self.clip_ is not None:
+            store = EmbeddingStore(self.cache_dir, f"{self.clip_.name}-text", 256)
+            return store.encode(self.clip_.encode_text, texts, f"clip text:{field}")
+        encoder = make_encoder("use")
+        return EmbeddingStore(self.cache_dir, encoder.fingerprint(), 1024).encode(
+            encoder.encode, texts, f"text:{field}")

@@ -1,0 +1,75 @@
+"""Nearest-neighbour label features: the labels of the most similar training posts.
+
+Out of fold: training posts are cut into chronological folds, and a training post's
+neighbours come only from the other folds (never itself, never its own time block);
+other posts search all training posts. Search is exact, by cosine similarity on a PCA
+reduction of the embeddings.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from popfusion.features.base import FeatureBlock, labelled_mask, utc_seconds
+from popfusion.features.sources import normalise, source_embeddings
+
+
+class NeighbourLabels(FeatureBlock):
+    """Mean and similarity-weighted mean label of the ``k`` nearest training posts, and
+    the mean and highest similarity."""
+
+    name = "knn"
+    uses_labels = True
+
+    def __init__(self, source: str = "text", k: int = 10, folds: int = 5, dims: int = 32,
+                 chunk: int = 1024) -> None:
+        super().__init__(source=source, k=k, folds=folds, dims=dims, chunk=chunk)
+
+    def fit(self, posts: pd.DataFrame) -> NeighbourLabels:
+        emb = normalise(source_embeddings(posts, self.params["source"], self.cache_dir))
+        train = labelled_mask(posts) & np.isfinite(emb).all(axis=1)
+        x = emb[train]
+        self.mean_ = x.mean(axis=0)
+        _, _, vt = np.linalg.svd((x - self.mean_)[:50_000], full_matrices=False)
+        self.axes_ = vt[: self.params["dims"]].astype(np.float32)
+        self.train_ids_ = posts["post_id"].to_numpy()[train]
+        self.train_x_ = self._project(x)
+        self.train_y_ = posts["label"].to_numpy("float32")[train]
+        order = np.argsort(utc_seconds(posts["posted_at"])[train], kind="stable")
+        self.train_fold_ = np.empty(len(order), np.int64)
+        self.train_fold_[order] = np.arange(len(order)) * self.params["folds"] // max(len(order), 1)
+        return self
+
+    def _project(self, x: np.ndarray) -> np.ndarray:
+        return normalise((x - self.mean_) @ self.axes_.T).astype(np.float32)
+
+    def transform(self, posts: pd.DataFrame) -> pd.DataFrame:
+        emb = normalise(source_embeddings(posts, self.params["source"], self.cache_dir))
+        ok = np.isfinite(emb).all(axis=1)
+        fold_of = pd.Series(self.train_fold_, index=self.train_ids_)
+        fold = posts["post_id"].map(fold_of).fillna(-1).to_numpy(np.int64)
+        out = np.full((len(posts), 4), np.nan, np.float32)
+        q = self._project(np.nan_to_num(emb))
+        for f in np.unique(fold[ok]):
+            rows = np.flatnonzero(ok & (fold == f))
+            candidates = self.train_fold_ != f if f >= 0 else np.ones(len(self.train_y_), bool)
+            out[rows] = self._search(q[rows], self.train_x_[candidates], self.train_y_[candidates])
+        cols = ["label_mean", "label_weighted", "sim_mean", "sim_max"]
+        return pd.DataFrame(out, index=posts.index, columns=cols).add_prefix(
+            f"{self.name}_{self.params['source']}_")
+
+    def _search(self, q: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        k = min(self.params["k"], len(y))
+        out = np.full((len(q), 4), np.nan, np.float32)
+        if k == 0:
+            return out
+        for start in range(0, len(q), self.params["chunk"]):
+            sims = q[start : start + self.params["chunk"]] @ x.T
+            top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+            s = np.take_along_axis(sims, top, axis=1)
+            labels = y[top]
+            w = np.maximum(s, 0) + 1e-6
+            out[start : start + len(s)] = np.column_stack([
+                labels.mean(axis=1), (labels * w).sum(axis=1) / w.sum(axis=1), s.mean(axis=1), s.max(axis=1)])
+        return out

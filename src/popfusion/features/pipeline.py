@@ -1,0 +1,54 @@
+"""Build the feature frame a recipe asks for: each block from the cache or computed,
+with a summary of columns, time and cache hits."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pandas as pd
+
+from popfusion.features.base import FeatureBlock
+from popfusion.features.cache import BlockResult, FeatureCache
+from popfusion.features.clusters import Clusters
+from popfusion.features.crossmodal import CrossModal
+from popfusion.features.image import ImageEmbedding, ImageStats
+from popfusion.features.knn import NeighbourLabels
+from popfusion.features.meta import Metadata
+from popfusion.features.text import TextEmbedding
+from popfusion.features.user_history import UserHistory
+
+log = logging.getLogger(__name__)
+
+BLOCKS: dict[str, type[FeatureBlock]] = {
+    cls.name: cls for cls in (Metadata, UserHistory, TextEmbedding, ImageStats, ImageEmbedding,
+                              CrossModal, Clusters, NeighbourLabels)
+}
+
+
+def make_block(name: str, params: dict | None = None) -> FeatureBlock:
+    """A block by its recipe name, with its parameters checked against its signature."""
+    if name not in BLOCKS:
+        raise ValueError(f"unknown feature block {name!r}; known: {', '.join(BLOCKS)}")
+    try:
+        return BLOCKS[name](**(params or {}))
+    except TypeError as err:
+        raise ValueError(f"bad parameters for feature block {name!r}: {err}") from None
+
+
+def build_features(posts: pd.DataFrame, blocks: list[FeatureBlock],
+                   cache_dir: str | Path) -> tuple[pd.DataFrame, list[BlockResult]]:
+    """All blocks' columns side by side, indexed like ``posts``."""
+    cache = FeatureCache(cache_dir)
+    frames, results = [], []
+    for block in blocks:
+        log.info("feature block %s", block)
+        frame, result = cache.build(block, posts)
+        frames.append(frame)
+        results.append(result)
+    frame = pd.concat(frames, axis=1) if frames else pd.DataFrame(index=posts.index)
+    duplicated = frame.columns[frame.columns.duplicated()]
+    if len(duplicated):
+        raise ValueError(f"two blocks made the same columns ({', '.join(duplicated[:5])}): "
+                         "give them different parameters or drop one")
+    return frame, results

@@ -1,0 +1,36 @@
+"""The embeddings that cluster, neighbour and cross-modal blocks are built on, read from
+the same embedding store as the text and image blocks (so nothing is encoded twice)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from popfusion.features.store import EmbeddingStore
+from popfusion.features.text import field_texts, make_encoder
+
+SOURCES = ("text", "image")
+
+
+def source_embeddings(posts: pd.DataFrame, source: str, cache_dir: Path | None) -> np.ndarray:
+    """(n, d) float32 embeddings of each post's joined text or image (NaN rows where an
+    image is missing), with the default encoders."""
+    if source == "text":
+        encoder = make_encoder("use")
+        store = EmbeddingStore(cache_dir, encoder.fingerprint(), 1024)
+        return store.encode(encoder.encode, field_texts(posts, "joined").tolist(), "text:joined")
+    if source == "image":
+        from popfusion.features.image import embed_images, image_paths, make_image_encoder
+
+        encoder = make_image_encoder("efficientnet")
+        vectors, _ = embed_images(encoder, image_paths(posts), cache_dir, {"batch_size": 32, "workers": 2})
+        return vectors
+    raise ValueError(f"unknown embedding source {source!r}: {', '.join(SOURCES)}")
+
+
+def normalise(vectors: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (zero and NaN rows stay as they are)."""
+    norms = np.linalg.norm(np.nan_to_num(vectors), axis=1, keepdims=True)
+    return vectors / np.where(norms > 0, norms, 1.0)
