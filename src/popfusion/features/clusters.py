@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from popfusion.features.base import FeatureBlock, labelled_mask, utc_seconds
-from popfusion.features.sources import normalise, source_embeddings
+from popfusion.features.sources import block_embeddings
 from popfusion.features.target_stats import earlier_label_stats
 
 
@@ -23,13 +23,14 @@ class Clusters(FeatureBlock):
     name = "cluster"
     uses_labels = True
 
-    def __init__(self, source: str = "text", levels: tuple[int, ...] = (16, 64, 256), seed: int = 0) -> None:
-        super().__init__(source=source, levels=sorted(levels), seed=seed)
+    def __init__(self, source: str = "text", levels: tuple[int, ...] = (16, 64, 256), seed: int = 0,
+                 image_size: int = 224) -> None:
+        super().__init__(source=source, levels=sorted(levels), seed=seed, image_size=image_size)
 
     def fit(self, posts: pd.DataFrame) -> Clusters:
         from sklearn.cluster import AgglomerativeClustering, MiniBatchKMeans
 
-        emb = normalise(source_embeddings(posts, self.params["source"], self.cache_dir))
+        emb = block_embeddings(self, posts)
         ok = np.isfinite(emb).all(axis=1)
         finest = min(self.params["levels"][-1], max(2, int(ok.sum()) // 2))
         km = MiniBatchKMeans(finest, random_state=self.params["seed"], batch_size=4096, n_init=3)
@@ -56,7 +57,7 @@ class Clusters(FeatureBlock):
         return fine, dist
 
     def transform(self, posts: pd.DataFrame) -> pd.DataFrame:
-        emb = normalise(source_embeddings(posts, self.params["source"], self.cache_dir))
+        emb = block_embeddings(self, posts)
         fine, dist = self._assign(emb)
         f = {"distance": dist}
         t = utc_seconds(posts["posted_at"])

@@ -20,8 +20,8 @@ from popfusion.features.text import field_texts, make_encoder
 class CrossModal(FeatureBlock):
     name = "xmodal"
 
-    def __init__(self, clip_model: str | None = None, alpha: float = 10.0) -> None:
-        super().__init__(clip_model=clip_model, alpha=alpha)
+    def __init__(self, clip_model: str | None = None, alpha: float = 10.0, image_size: int = 224) -> None:
+        super().__init__(clip_model=clip_model, alpha=alpha, image_size=image_size)
 
     def fit(self, posts: pd.DataFrame) -> CrossModal:
         if self.params["clip_model"]:
@@ -48,7 +48,7 @@ class CrossModal(FeatureBlock):
 
     def _image(self, posts: pd.DataFrame) -> np.ndarray:
         if self.clip_ is None:
-            return source_embeddings(posts, "image", self.cache_dir)
+            return source_embeddings(posts, "image", self.cache_dir, self.params["image_size"])
         vectors, _ = embed_images(self.clip_, image_paths(posts), self.cache_dir,
                                   {"batch_size": 32, "workers": 2})
         return vectors

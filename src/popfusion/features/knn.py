@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from popfusion.features.base import FeatureBlock, labelled_mask, utc_seconds
-from popfusion.features.sources import normalise, source_embeddings
+from popfusion.features.sources import block_embeddings, normalise
 
 
 class NeighbourLabels(FeatureBlock):
@@ -23,11 +23,11 @@ class NeighbourLabels(FeatureBlock):
     uses_labels = True
 
     def __init__(self, source: str = "text", k: int = 10, folds: int = 5, dims: int = 32,
-                 chunk: int = 1024) -> None:
-        super().__init__(source=source, k=k, folds=folds, dims=dims, chunk=chunk)
+                 chunk: int = 1024, image_size: int = 224) -> None:
+        super().__init__(source=source, k=k, folds=folds, dims=dims, chunk=chunk, image_size=image_size)
 
     def fit(self, posts: pd.DataFrame) -> NeighbourLabels:
-        emb = normalise(source_embeddings(posts, self.params["source"], self.cache_dir))
+        emb = block_embeddings(self, posts)
         train = labelled_mask(posts) & np.isfinite(emb).all(axis=1)
         x = emb[train]
         self.mean_ = x.mean(axis=0)
@@ -45,7 +45,7 @@ class NeighbourLabels(FeatureBlock):
         return normalise((x - self.mean_) @ self.axes_.T).astype(np.float32)
 
     def transform(self, posts: pd.DataFrame) -> pd.DataFrame:
-        emb = normalise(source_embeddings(posts, self.params["source"], self.cache_dir))
+        emb = block_embeddings(self, posts)
         ok = np.isfinite(emb).all(axis=1)
         fold_of = pd.Series(self.train_fold_, index=self.train_ids_)
         fold = posts["post_id"].map(fold_of).fillna(-1).to_numpy(np.int64)

@@ -62,8 +62,8 @@ class Metadata(FeatureBlock):
     def _time(self, posts: pd.DataFrame) -> pd.DataFrame:
         t = posts["posted_at"]
         f = {
-            "hour": t.dt.hour, "weekday": t.dt.weekday, "week_hour": t.dt.weekday * 24 + t.dt.hour,
-            "day_of_year": t.dt.dayofyear, "month": t.dt.month,
+            "hour": t.dt.hour, "weekday": t.dt.day_of_week, "week_hour": t.dt.day_of_week * 24 + t.dt.hour,
+            "day_of_year": t.dt.day_of_year, "month": t.dt.month,
             "epoch_days": _days(t, pd.Timestamp("2000-01-01", tz="UTC")),
         }
         if "timezone_offset" in posts:

@@ -8,15 +8,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from popfusion.features.base import FeatureBlock
 from popfusion.features.store import EmbeddingStore
 from popfusion.features.text import field_texts, make_encoder
 
 SOURCES = ("text", "image")
 
 
-def source_embeddings(posts: pd.DataFrame, source: str, cache_dir: Path | None) -> np.ndarray:
+def source_embeddings(posts: pd.DataFrame, source: str, cache_dir: Path | None,
+                      image_size: int = 224) -> np.ndarray:
     """(n, d) float32 embeddings of each post's joined text or image (NaN rows where an
-    image is missing), with the default encoders."""
+    image is missing), with the default encoders (images at ``image_size`` pixels)."""
     if source == "text":
         encoder = make_encoder("use")
         store = EmbeddingStore(cache_dir, encoder.fingerprint(), 1024)
@@ -24,10 +26,16 @@ def source_embeddings(posts: pd.DataFrame, source: str, cache_dir: Path | None) 
     if source == "image":
         from popfusion.features.image import embed_images, image_paths, make_image_encoder
 
-        encoder = make_image_encoder("efficientnet")
+        encoder = make_image_encoder("efficientnet", size=image_size)
         vectors, _ = embed_images(encoder, image_paths(posts), cache_dir, {"batch_size": 32, "workers": 2})
         return vectors
     raise ValueError(f"unknown embedding source {source!r}: {', '.join(SOURCES)}")
+
+
+def block_embeddings(block: FeatureBlock, posts: pd.DataFrame) -> np.ndarray:
+    """Unit-length embeddings of the source a block's parameters name."""
+    p = block.params
+    return normalise(source_embeddings(posts, p["source"], block.cache_dir, p["image_size"]))
 
 
 def normalise(vectors: np.ndarray) -> np.ndarray:

@@ -1,0 +1,70 @@
+"""Recipes, the feature pipeline and `popfusion features build`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from popfusion import load
+from popfusion.cli import app
+from popfusion.features.pipeline import build_features, make_block
+from popfusion.recipe import PRESETS, load_recipe
+
+RECIPE = """
+name: tiny
+features:
+  - block: meta
+    params: {language: false}
+  - block: user
+  - block: text
+    params: {backend: tfidf, dim: 8, fields: [joined]}
+  - block: imgstat
+"""
+
+
+@pytest.mark.parametrize("name", PRESETS)
+def test_presets_are_valid_and_name_known_blocks(name: str) -> None:
+    recipe = load_recipe(name)
+    assert recipe.name == name
+    for spec in recipe.features:
+        make_block(spec.block, spec.params)
+
+
+def test_bad_recipes_are_clear_errors(tmp_path: Path) -> None:
+    path = tmp_path / "r.yaml"
+    path.write_text("name: x\nfeatures: [{block: meta, parms: {}}]\n")
+    with pytest.raises(ValueError, match="not valid"):
+        load_recipe(path)
+    with pytest.raises(ValueError, match="unknown feature block 'nope'"):
+        make_block("nope")
+    with pytest.raises(ValueError, match="bad parameters for feature block 'user'"):
+        make_block("user", {"windw": 3})
+    with pytest.raises(ValueError, match="no recipe"):
+        load_recipe("no-such-preset")
+
+
+def test_build_then_reuse(synth_small: Path, tmp_path: Path) -> None:
+    posts = load(synth_small)
+    recipe_path = tmp_path / "tiny.yaml"
+    recipe_path.write_text(RECIPE)
+    blocks = [make_block(b.block, b.params) for b in load_recipe(recipe_path).features]
+    frame, results = build_features(posts, blocks, tmp_path / "cache")
+    assert len(frame) == len(posts) and frame.index.equals(posts.index)
+    assert not any(r.cached for r in results)
+    assert frame.columns.is_unique and all(frame.dtypes == "float32")
+    again, results = build_features(posts, blocks, tmp_path / "cache")
+    assert all(r.cached for r in results)
+    assert again.equals(frame)
+
+
+def test_cli_features_build(synth_small: Path, tmp_path: Path) -> None:
+    recipe_path = tmp_path / "tiny.yaml"
+    recipe_path.write_text(RECIPE)
+    args = ["features", "build", str(recipe_path), "--data", str(synth_small), "--cache", str(tmp_path / "c")]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "built" in result.output and "1500 posts" in result.output
+    result = CliRunner().invoke(app, args)
+    assert result.output.count("hit") == 4
