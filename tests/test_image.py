@@ -65,16 +65,46 @@ def test_batches_keep_order_and_flag_failures(photos: dict[str, str]) -> None:
     np.testing.assert_array_equal(images[0], images[3])
 
 
-def test_clip_from_a_tiny_random_model(photos: dict[str, str], tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def tiny_clip(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A randomly initialised CLIP with a 54-token character tokenizer, saved to a folder."""
+    import json
+
     transformers = pytest.importorskip("transformers")
+    folder = tmp_path_factory.mktemp("clip")
+    vocab = {"<|startoftext|>": 0, "<|endoftext|>": 1}
+    for i, c in enumerate("abcdefghijklmnopqrstuvwxyz"):
+        vocab[c], vocab[c + "</w>"] = 2 + 2 * i, 3 + 2 * i
+    (folder / "vocab.json").write_text(json.dumps(vocab))
+    (folder / "merges.txt").write_text("#version: 0.2\n")
+    transformers.CLIPTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt")).save_pretrained(folder)
     config = transformers.CLIPConfig(
         text_config={"hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 1,
-                     "num_attention_heads": 2, "vocab_size": 100, "max_position_embeddings": 16},
+                     "num_attention_heads": 2, "vocab_size": len(vocab), "max_position_embeddings": 16,
+                     "bos_token_id": 0, "eos_token_id": 1, "pad_token_id": 1},
         vision_config={"hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 1,
                        "num_attention_heads": 2, "image_size": 32, "patch_size": 8},
         projection_dim=8)
-    transformers.CLIPModel(config).save_pretrained(tmp_path)
-    block = ImageEmbedding(backend="clip", model=str(tmp_path))
+    transformers.CLIPModel(config).save_pretrained(folder)
+    return str(folder)
+
+
+def test_clip_image_tower(photos: dict[str, str], tiny_clip: str) -> None:
+    block = ImageEmbedding(backend="clip", model=tiny_clip)
     f = block.fit_transform(pd.DataFrame({"image_path": [photos["chelsea"], photos["coffee"]]}))
     assert f.shape == (2, 8) and np.isfinite(f.to_numpy()).all()
     assert not np.allclose(f.iloc[0], f.iloc[1])
+
+
+def test_cross_modal_in_clip_space(photos: dict[str, str], tiny_clip: str, tmp_path: Path) -> None:
+    from popfusion.features.crossmodal import CrossModal
+
+    posts = pd.DataFrame({"image_path": [photos["chelsea"], photos["coffee"], photos["missing"]],
+                          "title": ["a cat", "coffee", "lost"], "tags": ["cat", None, "x"]})
+    block = CrossModal(clip_model=tiny_clip)
+    block.cache_dir = tmp_path
+    f = block.fit_transform(posts)
+    assert f.shape == (3, 3) and f.iloc[:2].notna().all().all()
+    assert f["xmodal_image_title"].isna().iloc[2]  # no image, no image similarity
+    assert (f.abs().fillna(0) <= 1.0001).all().all()
+    assert f["xmodal_title_tags"].iloc[0] != f["xmodal_title_tags"].iloc[2]
