@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 from typing import Annotated
 
+import pandas as pd
 import typer
 from rich.logging import RichHandler
 from rich.table import Table
@@ -167,3 +168,104 @@ def features_build(
         table.add_row(str(block), str(r.columns), f"{r.seconds:.1f}", "hit" if r.cached else "built",
                       "" if missing is None else str(missing))
     console.print(table)
+
+
+@app.command("run")
+def run(
+    recipe: Annotated[str, typer.Argument(help="Preset (sample, fast, smp) or recipe YAML.")] = "sample",
+    data: Annotated[Path | None, typer.Option(help="Dataset; default: the recipe's, else the sample.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Run folder; default: runs/<recipe name>.")] = None,
+    column_map: MapOption = None,
+    image_root: ImageRootOption = None,
+) -> None:
+    """Build features, train the ensemble, fuse, predict, and write a run folder.
+    Rerunning into the same folder resumes from finished features and models."""
+    from popfusion.api import PopFusion
+    from popfusion.recipe import load_recipe
+    from popfusion.runs import write_run
+
+    try:
+        spec = load_recipe(recipe)
+    except ValueError as err:
+        console.print(f"[bold red]error:[/] {err}")
+        raise typer.Exit(1) from None
+    path = data or (Path(spec.data.path) if spec.data.path else None)
+    posts = _load(path, column_map or spec.data.map, image_root or spec.data.image_root)
+    run_dir = out or Path("runs") / spec.name
+    model = PopFusion(spec, checkpoints=run_dir / "checkpoints").fit(posts)
+    write_run(model, run_dir)
+    table = Table(title=f"hold-out scores (latest {spec.validation.holdout:.0%} of training time)")
+    for col in ("model / tier", "SRC", "MAE"):
+        table.add_column(col)
+    for name, m in model.validation_.items():
+        table.add_row(name, f"{m['src']['value']:.4f}", f"{m['mae']['value']:.4f}")
+    console.print(table)
+    console.print(f"run folder: [bold]{run_dir}[/] (report.html, submission.json, metrics.json)")
+
+
+@app.command("predict")
+def predict(
+    run_dir: Annotated[Path, typer.Argument(help="A folder written by popfusion run.")],
+    data: Annotated[Path, typer.Option(help="Posts to score.")],
+    out: Annotated[Path | None, typer.Option(help="Output (.parquet, .csv or .json submission).")] = None,
+    column_map: MapOption = None,
+    image_root: ImageRootOption = None,
+) -> None:
+    """Score new posts with a saved run."""
+    from popfusion.api import PopFusion
+    from popfusion.submission import write_submission
+
+    model = PopFusion.load(run_dir / "model.pkl")
+    posts = _load(data, column_map, image_root)
+    scores = model.predict(posts)
+    out = out or run_dir / "predictions.parquet"
+    if out.suffix == ".json":
+        write_submission(out, posts["post_id"], scores)
+    else:
+        frame = pd.DataFrame({"post_id": posts["post_id"].to_numpy(), "popularity_score": scores.to_numpy()})
+        frame.to_csv(out, index=False) if out.suffix == ".csv" else frame.to_parquet(out, index=False)
+    console.print(f"{len(scores)} posts scored: [bold]{out}[/]")
+
+
+@app.command("evaluate")
+def evaluate(
+    pred: Annotated[Path, typer.Argument(help="Predictions: submission JSON, or CSV/Parquet with post_id "
+                                              "and popularity_score (or prediction).")],
+    truth: Annotated[Path, typer.Argument(help="Labels: CSV/Parquet with post_id and label, or a dataset.")],
+    bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples for intervals.")] = 200,
+) -> None:
+    """SRC, MAE, Pearson and RMSE of a prediction file against true labels."""
+    from popfusion import metrics
+
+    preds, labels = _read_predictions(pred), _read_labels(truth)
+    joined = preds.merge(labels, on="post_id", how="inner")
+    if joined.empty:
+        console.print("[bold red]error:[/] no post ids in common")
+        raise typer.Exit(1)
+    console.print(f"{len(joined)} posts matched ({len(preds) - len(joined)} predictions without a label)")
+    scores = metrics.bootstrap(joined["label"], joined["popularity_score"], n=bootstrap)
+    table = Table()
+    for col in ("metric", "value", "95% interval"):
+        table.add_column(col)
+    for name, s in scores.items():
+        table.add_row(name, f"{s['value']:.4f}", f"[{s['low']:.4f}, {s['high']:.4f}]")
+    console.print(table)
+
+
+def _read_predictions(path: Path) -> pd.DataFrame:
+    from popfusion.submission import read_submission
+
+    if path.suffix == ".json":
+        return read_submission(path)
+    frame = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path, dtype={"post_id": str})
+    frame = frame.rename(columns={"prediction": "popularity_score", "final_drift": "popularity_score"})
+    return frame[["post_id", "popularity_score"]].astype({"post_id": str})
+
+
+def _read_labels(path: Path) -> pd.DataFrame:
+    if path.is_dir():
+        table = _load(path, None, None)
+        return table.loc[table["label"].notna(), ["post_id", "label"]]
+    frame = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path, dtype={"post_id": str})
+    frame = frame.rename(columns={"pid": "post_id"})
+    return frame[["post_id", "label"]].astype({"post_id": str})

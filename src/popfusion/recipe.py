@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -27,12 +27,47 @@ class BlockSpec(BaseModel):
     params: dict[str, Any] = Field(default_factory=dict)
 
 
+class ModelSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    model: str = Field(description="lightgbm, catboost, ridge, mlp, tabnet, dae_cnn, text_regressor")
+    features: list[str] = Field(default_factory=lambda: ["all"], description="meta, user, text, image, all")
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class ValidationSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    holdout: float = Field(0.2, gt=0, lt=1, description="last share of training time held out")
+    folds: int = Field(3, ge=2)
+    scheme: Literal["time", "user", "random"] = "time"
+
+
+class PseudoSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    rounds: int = Field(0, ge=0)
+    share: float = Field(0.3, gt=0, le=1, description="share of test posts pseudo-labelled a round")
+
+
+class FusionSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    method: Literal["weights", "rank", "ridge", "catboost"] = "weights"
+    mae_weight: float = Field(0.01, ge=0, description="weight search: SRC - mae_weight * MAE")
+
+
 class Recipe(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str
     description: str = ""
     data: DataSpec = Field(default_factory=DataSpec)
     features: list[BlockSpec]
+    models: list[ModelSpec] = Field(default_factory=list)
+    validation: ValidationSpec = Field(default_factory=ValidationSpec)
+    label_transform: Literal["none", "standard", "rankgauss"] = "none"
+    drift: Literal["none", "shift", "trend"] = "none"
+    pseudo: PseudoSpec = Field(default_factory=PseudoSpec)
+    fusion: FusionSpec = Field(default_factory=FusionSpec)
+    seed: int = 0
+    bootstrap: int = Field(200, ge=0, description="bootstrap resamples for metric intervals")
     cache_dir: str | None = Field(None, description="feature cache; default: <popfusion cache>/features")
 
 

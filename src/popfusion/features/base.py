@@ -31,6 +31,7 @@ class FeatureBlock(ABC):
     """Posts -> numeric columns, prefixed with the block's name."""
 
     name: ClassVar[str]
+    version: ClassVar[int] = 1  # bump when a change alters the output: cached frames go stale
     uses_labels: ClassVar[bool] = False
     cache_dir: Path | None = None  # where a block may keep partial work (embedding batches)
 
@@ -50,7 +51,8 @@ class FeatureBlock(ABC):
 
     def fingerprint(self) -> str:
         """A stable id of the block and its parameters (the data is hashed by the cache)."""
-        spec = json.dumps({"block": self.name, "params": self.params}, sort_keys=True, default=str)
+        spec = json.dumps({"block": self.name, "version": self.version, "params": self.params},
+                          sort_keys=True, default=str)
         return hashlib.sha256(spec.encode()).hexdigest()[:16]
 
     def __repr__(self) -> str:

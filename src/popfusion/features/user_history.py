@@ -28,6 +28,7 @@ class UserHistory(FeatureBlock):
     """
 
     name = "user"
+    version = 2
     uses_labels = True
 
     def __init__(self, shrink: float = 3.0, window: int = 5) -> None:
@@ -42,10 +43,12 @@ class UserHistory(FeatureBlock):
             "label": train["label"].to_numpy("float64"),
         })
         self.activity_ = _content(posts)
+        self.user_codes_ = {u: i for i, u in enumerate(pd.unique(posts["user_id"]))}
         return self
 
     def transform(self, posts: pd.DataFrame) -> pd.DataFrame:
         out = pd.concat([self._activity(posts), self._targets(posts)], axis=1)
+        out["id__cat"] = posts["user_id"].map(self.user_codes_).fillna(-1).astype("float32")
         return out.add_prefix(f"{self.name}_")
 
     # -- activity, from every post seen in fit and transform ---------------------------------

@@ -1,0 +1,162 @@
+"""The Python API: one façade from a recipe to fused, drift-corrected predictions.
+
+    model = PopFusion.from_recipe("sample").fit(posts)
+    scores = model.predict(new_posts)
+
+``fit`` runs two stages. The validation stage hides the last share of training time
+(its labels become unknown, as test labels are) and measures every model and tier on it;
+the drift correction is learned there. The final stage refits on every label and predicts
+the test posts. Fitted state lives in attributes ending in ``_``.
+"""
+
+from __future__ import annotations
+
+import logging
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from popfusion import metrics
+from popfusion.atomic import atomic_write
+from popfusion.data.synthetic import cache_dir as default_cache
+from popfusion.features.base import utc_seconds
+from popfusion.features.pipeline import build_features, make_block
+from popfusion.recipe import Recipe, load_recipe
+from popfusion.training.drift import DriftCorrection
+from popfusion.training.ensemble import Ensemble, Spec
+from popfusion.training.splits import chronological_holdout
+
+log = logging.getLogger(__name__)
+
+
+class PopFusion:
+    def __init__(self, recipe: Recipe, cache_dir: str | Path | None = None,
+                 checkpoints: str | Path | None = None) -> None:
+        if not recipe.models:
+            raise ValueError(f"recipe {recipe.name} names no models")
+        self.recipe = recipe
+        self.cache_dir = Path(cache_dir or recipe.cache_dir or default_cache() / "features")
+        self.checkpoints = Path(checkpoints) if checkpoints is not None else None
+
+    @classmethod
+    def from_recipe(cls, name_or_path: str | Path, **kwargs) -> PopFusion:
+        return cls(load_recipe(name_or_path), **kwargs)
+
+    # -- fitting ------------------------------------------------------------------------------
+
+    def fit(self, posts: pd.DataFrame) -> PopFusion:
+        posts = posts.reset_index(drop=True)
+        labelled = _labelled(posts)
+        if labelled.sum() < 20:
+            raise ValueError(f"only {labelled.sum()} labelled training posts: too few to train on")
+        holdout = np.zeros(len(posts), bool)
+        holdout[np.flatnonzero(labelled)] = chronological_holdout(
+            utc_seconds(posts.loc[labelled, "posted_at"]), self.recipe.validation.holdout)
+        log.info("validation stage: %d training posts, %d held out (latest %.0f%%)",
+                 (labelled & ~holdout).sum(), holdout.sum(), 100 * self.recipe.validation.holdout)
+        hidden = posts.assign(split=np.where(holdout, "test", posts["split"]),
+                              label=posts["label"].where(~holdout))
+        val = self._stage(hidden, "validation", pseudo_ok=(posts["split"] == "test").to_numpy())
+        self._validate(posts, holdout, val)
+        log.info("final stage: %d training posts", labelled.sum())
+        final = self._stage(posts, "final", pseudo_ok=(posts["split"] == "test").to_numpy())
+        self.ensemble_ = final["ensemble"]
+        self.oof_ = final["ensemble"].oof_.assign(label=posts.loc[final["train"], "label"].to_numpy())
+        test = final["ensemble"].test_
+        days = _days(posts.loc[test.index, "posted_at"])
+        test["final_drift"] = self.drift_.apply(days, test["final"].to_numpy())
+        self.test_predictions_ = test
+        self.posts_ = posts
+        self.oof_metrics_ = {c: metrics.score(self.oof_["label"], self.oof_[c])
+                             for c in self.oof_.columns if c != "label"}
+        return self
+
+    def _stage(self, posts: pd.DataFrame, stage: str, pseudo_ok: np.ndarray) -> dict:
+        blocks = [make_block(b.block, b.params) for b in self.recipe.features]
+        frame, results = build_features(posts, blocks, self.cache_dir)
+        self.feature_summary_ = [vars(r) for r in results]
+        train = _labelled(posts)
+        order = np.flatnonzero(train)[np.argsort(utc_seconds(posts.loc[train, "posted_at"]), kind="stable")]
+        rest = np.flatnonzero(~train)
+        r = self.recipe
+        ensemble = Ensemble(
+            specs=[Spec(m.name, m.model, m.features, m.params) for m in r.models],
+            n_folds=r.validation.folds, scheme=r.validation.scheme, fusion=r.fusion.method,
+            mae_weight=r.fusion.mae_weight, label_transform=r.label_transform, seed=r.seed,
+            checkpoints=self.checkpoints / stage if self.checkpoints else None,
+            texts=_texts(posts),
+        ).fit(frame.iloc[order], posts["label"].to_numpy(float)[order],
+              utc_seconds(posts["posted_at"].iloc[order]), posts["user_id"].to_numpy()[order],
+              frame.iloc[rest], r.pseudo.rounds, r.pseudo.share, pseudo_ok[rest])
+        return {"ensemble": ensemble, "train": order}
+
+    def _validate(self, posts: pd.DataFrame, holdout: np.ndarray, stage: dict) -> None:
+        """Scores of every model and tier on the hold-out, the drift correction, and the
+        score of each pseudo-label round."""
+        ens = stage["ensemble"]
+        rows = np.flatnonzero(holdout)
+        y = posts["label"].to_numpy(float)[rows]
+        preds = ens.test_.loc[rows]
+        days = _days(posts.loc[rows, "posted_at"])
+        self.drift_ = DriftCorrection(self.recipe.drift).fit(days, y, preds["final"].to_numpy())
+        preds = preds.assign(final_drift=self.drift_.apply(days, preds["final"].to_numpy()))
+        n = self.recipe.bootstrap
+        self.validation_ = {c: metrics.bootstrap(y, preds[c].to_numpy(), n=n, seed=self.recipe.seed)
+                            if n else {m: {"value": v} for m, v in metrics.score(y, preds[c]).items()}
+                            for c in preds.columns}
+        self.rounds_ = [metrics.score(y, r.loc[rows, "final"]) for r in ens.rounds_]
+        self.holdout_predictions_ = preds.assign(
+            post_id=posts["post_id"].to_numpy()[rows], label=y, posted_at=posts["posted_at"].to_numpy()[rows],
+            **({"category": posts["category"].to_numpy()[rows]} if "category" in posts else {}))
+        self.weights_ = {name: b.describe() for name, b in ens.tiers_.items()}
+        self.importance_ = ens.importance_
+        y_train = posts["label"].to_numpy(float)[stage["train"]]
+        self.validation_oof_ = {c: metrics.score(y_train, ens.oof_[c]) for c in ens.oof_.columns}
+
+    # -- predicting ---------------------------------------------------------------------------
+
+    def predict(self, posts: pd.DataFrame) -> pd.Series:
+        """Drift-corrected final scores for new posts, indexed like ``posts``. Features are
+        computed beside the training posts (user history needs them); labels of the new
+        posts, if any, are not used."""
+        new = posts.assign(split="test", label=np.nan)
+        new = new[[c for c in self.posts_.columns if c in new.columns]]
+        known = self.posts_[~self.posts_["post_id"].isin(new["post_id"])]
+        both = pd.concat([known, new], ignore_index=True)
+        blocks = [make_block(b.block, b.params) for b in self.recipe.features]
+        frame, _ = build_features(both, blocks, self.cache_dir)
+        X = frame.iloc[len(known):]
+        X.index = posts.index
+        self.ensemble_.texts = _texts(both).iloc[len(known):].set_axis(posts.index)
+        preds = self.ensemble_.predict(X)
+        return pd.Series(self.drift_.apply(_days(posts["posted_at"]), preds["final"].to_numpy()),
+                         index=posts.index, name="popularity_score")
+
+    # -- persistence --------------------------------------------------------------------------
+
+    def save(self, path: str | Path) -> Path:
+        return atomic_write(Path(path), pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL))
+
+    @staticmethod
+    def load(path: str | Path) -> PopFusion:
+        with open(path, "rb") as fh:
+            model = pickle.load(fh)
+        if not isinstance(model, PopFusion):
+            raise TypeError(f"{path} does not hold a fitted PopFusion")
+        return model
+
+
+def _labelled(posts: pd.DataFrame) -> np.ndarray:
+    return ((posts["split"] == "train") & posts["label"].notna()).to_numpy()
+
+
+def _days(times: pd.Series) -> np.ndarray:
+    return utc_seconds(times) / 86400.0
+
+
+def _texts(posts: pd.DataFrame) -> pd.Series:
+    from popfusion.features.text import field_texts
+
+    return field_texts(posts, "joined")

@@ -1,0 +1,1 @@
+"""Fusion: blending model predictions, fitted on out-of-fold predictions only."""

@@ -1,0 +1,75 @@
+"""One interface for every model: scikit-learn style fit/predict, plus save/load that
+write atomically (a crash never leaves a half-written model that loads)."""
+
+from __future__ import annotations
+
+import pickle
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from popfusion.atomic import atomic_write
+
+CAT_SUFFIX = "__cat"
+
+
+def categorical_columns(X: pd.DataFrame) -> list[str]:
+    """Columns holding category codes (named ``*__cat`` by the feature blocks)."""
+    return [c for c in X.columns if c.endswith(CAT_SUFFIX)]
+
+
+class Model(ABC):
+    """A regressor on a numeric feature frame."""
+
+    kind: ClassVar[str]
+
+    def __init__(self, **params: Any) -> None:
+        self.params = params
+
+    @abstractmethod
+    def fit(self, X: pd.DataFrame, y: np.ndarray, X_val: pd.DataFrame | None = None,
+            y_val: np.ndarray | None = None) -> Model:
+        """Fit on ``X, y``; with validation data, stop early where the model can."""
+
+    @abstractmethod
+    def predict(self, X: pd.DataFrame) -> np.ndarray: ...
+
+    def feature_importance(self) -> pd.Series | None:
+        return None
+
+    def save(self, path: str | Path) -> Path:
+        return atomic_write(Path(path), pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL))
+
+    @staticmethod
+    def load(path: str | Path) -> Model:
+        with open(path, "rb") as fh:
+            model = pickle.load(fh)
+        if not isinstance(model, Model):
+            raise TypeError(f"{path} does not hold a popfusion model")
+        return model
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.params.items())})"
+
+
+class Preprocessor:
+    """Median imputation, missing flags and standardisation, for models that need clean,
+    scaled inputs (linear, neural); category codes pass through as numbers."""
+
+    def fit(self, X: pd.DataFrame) -> Preprocessor:
+        values = X.to_numpy(np.float32)
+        self.columns_ = list(X.columns)
+        self.median_ = np.nan_to_num(np.nanmedian(values, axis=0))
+        self.flags_ = np.flatnonzero(np.isnan(values).any(axis=0))
+        filled = np.where(np.isnan(values), self.median_, values)
+        self.mean_, self.sd_ = filled.mean(axis=0), filled.std(axis=0) + 1e-6
+        return self
+
+    def transform(self, X: pd.DataFrame) -> np.ndarray:
+        values = X[self.columns_].to_numpy(np.float32)
+        missing = np.isnan(values)
+        filled = (np.where(missing, self.median_, values) - self.mean_) / self.sd_
+        return np.hstack([np.clip(filled, -10, 10), missing[:, self.flags_]]).astype(np.float32)

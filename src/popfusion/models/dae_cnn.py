@@ -1,0 +1,82 @@
+"""A denoising autoencoder + 1D-CNN regressor, as in the SMP seeds.
+
+The autoencoder learns, without labels, to rebuild every post's features (train and
+test) from a copy with a share of its values swapped for values of other posts (swap
+noise); its hidden code, seen as a short 1-channel signal, feeds a small 1D-CNN.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from popfusion.models.base import Model, Preprocessor
+from popfusion.models.torchfit import predict, seed_everything, train_regressor
+from popfusion.training.target import LabelTransform
+
+
+class DaeCnn(Model):
+    kind = "dae_cnn"
+
+    def __init__(self, code: int = 128, swap: float = 0.15, dae_epochs: int = 15, epochs: int = 30,
+                 batch_size: int = 512, lr: float = 1e-3, seed: int = 0) -> None:
+        super().__init__(code=code, swap=swap, dae_epochs=dae_epochs, epochs=epochs,
+                         batch_size=batch_size, lr=lr, seed=seed)
+        self.unlabelled: pd.DataFrame | None = None  # test features, set by the trainer
+
+    def fit(self, X, y, X_val=None, y_val=None) -> DaeCnn:
+        p = self.params
+        seed_everything(p["seed"])
+        self.prep_ = Preprocessor().fit(X)
+        pool = [part for part in (X, X_val, self.unlabelled) if part is not None]
+        everything = np.vstack([self.prep_.transform(part) for part in pool])
+        self.encoder_ = self._pretrain(everything)
+        head = _cnn_head(p["code"])
+        self.net_ = _stack(self.encoder_, head)
+        x = self.prep_.transform(X)
+        x_val = self.prep_.transform(X_val) if X_val is not None else None
+        self.target_ = LabelTransform("standard").fit(y)
+        train_regressor(self.net_, x, self.target_.transform(y), x_val,
+                        None if y_val is None else self.target_.transform(y_val),
+                        epochs=p["epochs"], batch_size=p["batch_size"], lr=p["lr"], seed=p["seed"])
+        self.unlabelled = None  # do not keep test data in the saved model
+        return self
+
+    def _pretrain(self, x: np.ndarray):
+        import torch
+        from torch import nn
+
+        p = self.params
+        width = x.shape[1]
+        encoder = nn.Sequential(nn.Linear(width, 512), nn.SiLU(), nn.Linear(512, p["code"]), nn.SiLU())
+        decoder = nn.Sequential(nn.Linear(p["code"], 512), nn.SiLU(), nn.Linear(512, width))
+        opt = torch.optim.AdamW([*encoder.parameters(), *decoder.parameters()], lr=p["lr"])
+        xt = torch.from_numpy(x)
+        gen = torch.Generator().manual_seed(p["seed"])
+        for _ in range(p["dae_epochs"]):
+            for idx in torch.randperm(len(xt), generator=gen).split(p["batch_size"]):
+                clean = xt[idx]
+                swap = torch.rand(clean.shape, generator=gen) < p["swap"]
+                donors = xt[torch.randint(0, len(xt), (len(idx),), generator=gen)]
+                noisy = torch.where(swap, donors, clean)
+                opt.zero_grad()
+                nn.functional.mse_loss(decoder(encoder(noisy)), clean).backward()
+                opt.step()
+        return encoder
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        return self.target_.inverse(predict(self.net_, self.prep_.transform(X)).numpy().astype(np.float64))
+
+
+def _cnn_head(code: int):
+    from torch import nn
+
+    return nn.Sequential(nn.Unflatten(1, (1, code)), nn.Conv1d(1, 16, 5, padding=2), nn.SiLU(),
+                         nn.MaxPool1d(2), nn.Conv1d(16, 32, 3, padding=1), nn.SiLU(),
+                         nn.AdaptiveAvgPool1d(8), nn.Flatten(), nn.Linear(256, 64), nn.SiLU(), nn.Linear(64, 1))
+
+
+def _stack(encoder, head):
+    from torch import nn
+
+    return nn.Sequential(encoder, head)

@@ -1,0 +1,102 @@
+"""Gradient-boosted trees: LightGBM and CatBoost, category codes as native categoricals."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pandas as pd
+
+from popfusion.models.base import Model, categorical_columns
+
+
+class LightGBM(Model):
+    kind = "lightgbm"
+
+    def __init__(self, n_estimators: int = 2000, learning_rate: float = 0.03, num_leaves: int = 63,
+                 min_child_samples: int = 40, subsample: float = 0.8, colsample_bytree: float = 0.5,
+                 objective: str = "regression", early_stopping: int = 100, max_categories: int = 1000,
+                 seed: int = 0) -> None:
+        super().__init__(n_estimators=n_estimators, learning_rate=learning_rate, num_leaves=num_leaves,
+                         min_child_samples=min_child_samples, subsample=subsample,
+                         colsample_bytree=colsample_bytree, objective=objective,
+                         early_stopping=early_stopping, max_categories=max_categories, seed=seed)
+
+    def fit(self, X, y, X_val=None, y_val=None) -> LightGBM:
+        import lightgbm as lgb
+
+        p = self.params
+        self.model_ = lgb.LGBMRegressor(
+            n_estimators=p["n_estimators"], learning_rate=p["learning_rate"], num_leaves=p["num_leaves"],
+            min_child_samples=p["min_child_samples"], subsample=p["subsample"], subsample_freq=1,
+            colsample_bytree=p["colsample_bytree"], objective=p["objective"], random_state=p["seed"],
+            n_jobs=os.cpu_count(), verbose=-1, deterministic=True, force_row_wise=True)
+        # high-cardinality codes (user ids) stay numeric: as categoricals they overfit
+        self.cats_ = [c for c in categorical_columns(X) if X[c].nunique() <= p["max_categories"]]
+        cats = self.cats_
+        kwargs = {"categorical_feature": cats or "auto"}
+        if X_val is not None:
+            kwargs |= {"eval_X": (_cats(X_val, cats),), "eval_y": (y_val,),
+                       "callbacks": [lgb.early_stopping(p["early_stopping"], verbose=False)]}
+        self.model_.fit(_cats(X, cats), y, **kwargs)
+        return self
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        return self.model_.predict(_cats(X, self.cats_))
+
+    def feature_importance(self) -> pd.Series:
+        booster = self.model_.booster_
+        return pd.Series(booster.feature_importance("gain"), index=booster.feature_name()).sort_values(
+            ascending=False)
+
+
+class CatBoost(Model):
+    """CatBoost with ordered target statistics on the category codes (user id among
+    them); rows are given in time order so those statistics only look back."""
+
+    kind = "catboost"
+
+    def __init__(self, iterations: int = 2000, learning_rate: float = 0.05, depth: int = 6,
+                 loss: str = "RMSE", early_stopping: int = 100, seed: int = 0, device: str = "auto") -> None:
+        super().__init__(iterations=iterations, learning_rate=learning_rate, depth=depth, loss=loss,
+                         early_stopping=early_stopping, seed=seed, device=device)
+
+    def fit(self, X, y, X_val=None, y_val=None) -> CatBoost:
+        from catboost import CatBoostRegressor, Pool
+
+        p = self.params
+        task = "GPU" if p["device"] == "cuda" or (p["device"] == "auto" and _has_cuda()) else "CPU"
+        self.model_ = CatBoostRegressor(
+            iterations=p["iterations"], learning_rate=p["learning_rate"], depth=p["depth"],
+            loss_function=p["loss"], random_seed=p["seed"], thread_count=os.cpu_count(),
+            task_type=task, has_time=True, verbose=False, allow_writing_files=False)
+        cats = categorical_columns(X)
+        val = Pool(_ints(X_val, cats), y_val, cat_features=cats) if X_val is not None else None
+        self.model_.fit(Pool(_ints(X, cats), y, cat_features=cats), eval_set=val,
+                        early_stopping_rounds=p["early_stopping"] if val is not None else None)
+        return self
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        return self.model_.predict(_ints(X, categorical_columns(X)))
+
+    def feature_importance(self) -> pd.Series:
+        return pd.Series(self.model_.get_feature_importance(), index=self.model_.feature_names_).sort_values(
+            ascending=False)
+
+
+def _cats(X: pd.DataFrame, cats: list[str]) -> pd.DataFrame:
+    """Negative category codes (values unseen in fit) become missing, as LightGBM wants."""
+    return X.assign(**{c: X[c].where(X[c] >= 0) for c in cats}) if cats else X
+
+
+def _ints(X: pd.DataFrame, cats: list[str]) -> pd.DataFrame:
+    return X.astype({c: "int64" for c in cats}) if cats else X
+
+
+def _has_cuda() -> bool:
+    try:
+        import torch
+
+        return torch.cuda.is_available()
+    except ImportError:
+        return False

@@ -1,0 +1,29 @@
+"""The ridge baseline: imputed, standardised features and an L2-penalised linear fit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from popfusion.models.base import Model, Preprocessor
+
+
+class Ridge(Model):
+    kind = "ridge"
+
+    def __init__(self, alpha: float = 10.0) -> None:
+        super().__init__(alpha=alpha)
+
+    def fit(self, X, y, X_val=None, y_val=None) -> Ridge:
+        from sklearn.linear_model import Ridge as SkRidge
+
+        self.prep_ = Preprocessor().fit(X)
+        self.model_ = SkRidge(alpha=self.params["alpha"]).fit(self.prep_.transform(X), y)
+        return self
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        return self.model_.predict(self.prep_.transform(X))
+
+    def feature_importance(self) -> pd.Series:
+        coef = np.abs(self.model_.coef_[: len(self.prep_.columns_)])
+        return pd.Series(coef, index=self.prep_.columns_).sort_values(ascending=False)

@@ -1,0 +1,52 @@
+"""TabNet (pytorch-tabnet) with the seeds' schedule: unsupervised pretraining on half of
+the training rows, then supervised fine-tuning on the other half."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from popfusion.models.base import Model, Preprocessor
+from popfusion.training.target import LabelTransform
+
+
+class TabNet(Model):
+    kind = "tabnet"
+
+    def __init__(self, width: int = 16, steps: int = 3, pretrain_epochs: int = 10, epochs: int = 40,
+                 batch_size: int = 1024, patience: int = 8, seed: int = 0) -> None:
+        super().__init__(width=width, steps=steps, pretrain_epochs=pretrain_epochs, epochs=epochs,
+                         batch_size=batch_size, patience=patience, seed=seed)
+
+    def fit(self, X, y, X_val=None, y_val=None) -> TabNet:
+        from pytorch_tabnet.pretraining import TabNetPretrainer
+        from pytorch_tabnet.tab_model import TabNetRegressor
+
+        p = self.params
+        self.prep_ = Preprocessor().fit(X)
+        self.target_ = LabelTransform("standard").fit(y)
+        x = self.prep_.transform(X)
+        y = self.target_.transform(y).astype(np.float32).reshape(-1, 1)
+        order = np.random.default_rng(p["seed"]).permutation(len(x))
+        half, rest = order[: len(x) // 2], order[len(x) // 2 :]
+        common = {"n_d": p["width"], "n_a": p["width"], "n_steps": p["steps"], "seed": p["seed"],
+                  "verbose": 0, "device_name": "auto"}
+        batch = min(p["batch_size"], max(32, len(half) // 4))
+        pre = TabNetPretrainer(**common)
+        pre.fit(x[half], max_epochs=p["pretrain_epochs"], batch_size=batch,
+                virtual_batch_size=min(128, batch), num_workers=0)
+        self.model_ = TabNetRegressor(**common)
+        evals = {}
+        if X_val is not None:
+            y_val = self.target_.transform(y_val).astype(np.float32).reshape(-1, 1)
+            evals = {"eval_set": [(self.prep_.transform(X_val), y_val)], "patience": p["patience"]}
+        self.model_.fit(x[rest], y[rest], from_unsupervised=pre, max_epochs=p["epochs"], batch_size=batch,
+                        virtual_batch_size=min(128, batch), num_workers=0, **evals)
+        return self
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        return self.target_.inverse(self.model_.predict(self.prep_.transform(X)).ravel().astype(np.float64))
+
+    def feature_importance(self) -> pd.Series:
+        imp = self.model_.feature_importances_[: len(self.prep_.columns_)]
+        return pd.Series(imp, index=self.prep_.columns_).sort_values(ascending=False)

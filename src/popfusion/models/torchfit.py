@@ -1,0 +1,56 @@
+"""The training loop the neural models share: mini-batches, AdamW, a Huber loss, early
+stopping on validation loss, and the best weights restored at the end."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+
+
+def seed_everything(seed: int) -> None:
+    import torch
+
+    torch.manual_seed(seed)
+    np.random.seed(seed % 2**32)
+
+
+def train_regressor(module, x: np.ndarray, y: np.ndarray, x_val: np.ndarray | None = None,
+                    y_val: np.ndarray | None = None, epochs: int = 30, batch_size: int = 512,
+                    lr: float = 1e-3, weight_decay: float = 1e-5, patience: int = 5, seed: int = 0):
+    """Fit ``module`` (inputs -> one output per row) and return it with its best weights."""
+    import torch
+
+    seed_everything(seed)
+    opt = torch.optim.AdamW(module.parameters(), lr=lr, weight_decay=weight_decay)
+    loss_fn = torch.nn.HuberLoss(delta=1.0)
+    xt, yt = torch.from_numpy(np.ascontiguousarray(x, np.float32)), torch.from_numpy(np.asarray(y, np.float32))
+    best, best_loss, waited = copy.deepcopy(module.state_dict()), np.inf, 0
+    gen = torch.Generator().manual_seed(seed)
+    for _ in range(epochs):
+        module.train()
+        for idx in torch.randperm(len(xt), generator=gen).split(batch_size):
+            opt.zero_grad()
+            loss_fn(module(xt[idx]).squeeze(-1), yt[idx]).backward()
+            opt.step()
+        if x_val is None:
+            continue
+        val_loss = float(loss_fn(predict(module, x_val), torch.from_numpy(np.asarray(y_val, np.float32))))
+        if val_loss < best_loss - 1e-5:
+            best, best_loss, waited = copy.deepcopy(module.state_dict()), val_loss, 0
+        else:
+            waited += 1
+            if waited >= patience:
+                break
+    if x_val is not None:
+        module.load_state_dict(best)
+    return module.eval()
+
+
+def predict(module, x: np.ndarray, batch_size: int = 4096):
+    import torch
+
+    module.eval()
+    with torch.inference_mode():
+        xt = torch.from_numpy(np.ascontiguousarray(x, np.float32))
+        return torch.cat([module(b).squeeze(-1) for b in xt.split(batch_size)])

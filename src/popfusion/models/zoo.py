@@ -1,0 +1,24 @@
+"""Every model by its recipe name."""
+
+from __future__ import annotations
+
+from popfusion.models.base import Model
+from popfusion.models.dae_cnn import DaeCnn
+from popfusion.models.gbdt import CatBoost, LightGBM
+from popfusion.models.linear import Ridge
+from popfusion.models.mlp import MLP
+from popfusion.models.tabnet import TabNet
+from popfusion.models.text_regressor import TextRegressor
+
+MODELS: dict[str, type[Model]] = {
+    cls.kind: cls for cls in (LightGBM, CatBoost, Ridge, MLP, TabNet, DaeCnn, TextRegressor)
+}
+
+
+def make_model(kind: str, params: dict | None = None) -> Model:
+    if kind not in MODELS:
+        raise ValueError(f"unknown model {kind!r}; known: {', '.join(MODELS)}")
+    try:
+        return MODELS[kind](**(params or {}))
+    except TypeError as err:
+        raise ValueError(f"bad parameters for model {kind!r}: {err}") from None

@@ -1,0 +1,63 @@
+"""A run folder: everything `popfusion run` leaves behind, each file written atomically.
+
+    recipe.yaml              the resolved recipe
+    metrics.json             hold-out scores (with bootstrap intervals) per model and tier,
+                             out-of-fold scores, pseudo-label rounds, drift, fusion weights
+    oof.parquet              out-of-fold predictions of the final stage, with labels
+    holdout.parquet          the validation stage's predictions on the hold-out
+    test_predictions.parquet every model's and tier's test predictions
+    submission.json          the SMP Challenge submission
+    model.pkl                the fitted PopFusion (``popfusion predict`` loads it)
+    checkpoints/             every fitted fold model (a rerun resumes from them)
+    report.html              the report, plots included
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from popfusion.api import PopFusion
+from popfusion.atomic import atomic_write
+from popfusion.report import write_report
+from popfusion.submission import write_submission
+
+ARTIFACTS = ("recipe.yaml", "metrics.json", "oof.parquet", "holdout.parquet", "test_predictions.parquet",
+             "submission.json", "model.pkl", "report.html")
+
+
+def write_run(model: PopFusion, run_dir: Path) -> Path:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write(run_dir / "recipe.yaml", yaml.safe_dump(model.recipe.model_dump(), sort_keys=False))
+    atomic_write(run_dir / "metrics.json", json.dumps(run_metrics(model), indent=2, default=float))
+    _parquet(model.oof_.reset_index(drop=True), run_dir / "oof.parquet")
+    _parquet(model.holdout_predictions_.reset_index(drop=True), run_dir / "holdout.parquet")
+    test = model.test_predictions_
+    ids = model.posts_.loc[test.index, "post_id"]
+    _parquet(test.assign(post_id=ids.to_numpy()).reset_index(drop=True), run_dir / "test_predictions.parquet")
+    write_submission(run_dir / "submission.json", ids, test["final_drift"])
+    model.save(run_dir / "model.pkl")
+    write_report(model, run_dir / "report.html")
+    return run_dir
+
+
+def run_metrics(model: PopFusion) -> dict:
+    return {
+        "recipe": model.recipe.name,
+        "holdout": model.validation_,
+        "validation_oof": model.validation_oof_,
+        "final_oof": model.oof_metrics_,
+        "pseudo_label_rounds": model.rounds_,
+        "drift": model.drift_.describe(),
+        "fusion_weights": model.weights_,
+        "features": model.feature_summary_,
+    }
+
+
+def _parquet(frame: pd.DataFrame, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    frame.to_parquet(tmp, index=False)
+    tmp.replace(path)

@@ -1,0 +1,1 @@
+"""Validation splits, label handling, drift correction and pseudo-labelling."""

@@ -1,0 +1,212 @@
+"""The tiered ensemble: tier-1 models on feature groups with out-of-fold predictions,
+tier-2 blends per modality, a tier-3 final blend, and optional pseudo-label rounds.
+
+Every blend is fitted on out-of-fold predictions of labelled training rows only. Pseudo-
+labelled rows join the training side of every fold and never the validation side, so
+they never reach a blend's fitting rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from popfusion.fusion.blend import Blender
+from popfusion.models.base import Model
+from popfusion.models.zoo import make_model
+from popfusion.progress import progress_bar
+from popfusion.training.splits import folds as make_folds
+from popfusion.training.target import LabelTransform
+
+log = logging.getLogger(__name__)
+
+GROUPS: dict[str, tuple[str, ...]] = {
+    "meta": ("meta_",),
+    "user": ("user_",),
+    "text": ("text_", "xmodal_title_tags", "cluster_text_", "knn_text_"),
+    "image": ("image_", "imgstat_", "xmodal_image_", "cluster_image_", "knn_image_"),
+    "all": ("",),
+}
+EARLY_STOP_SHARE = 0.1
+
+
+def feature_columns(columns: pd.Index, groups: list[str]) -> list[str]:
+    """The columns of the named feature groups, in frame order."""
+    unknown = [g for g in groups if g not in GROUPS]
+    if unknown:
+        raise ValueError(f"unknown feature group(s) {unknown}; known: {', '.join(GROUPS)}")
+    prefixes = tuple(p for g in groups for p in GROUPS[g])
+    return [c for c in columns if c.startswith(prefixes)]
+
+
+def modality(groups: list[str]) -> str:
+    """The tier-2 group a model belongs to: all, image, text, or user (user and metadata)."""
+    if "all" in groups or len({*groups} & {"text", "image"}) > 1:
+        return "all"
+    for g in ("image", "text"):
+        if g in groups:
+            return g if set(groups) <= {g} else "all"
+    return "user"
+
+
+@dataclass
+class Spec:
+    """One tier-1 model: a name, a model kind with parameters, the feature groups it sees."""
+
+    name: str
+    model: str
+    features: list[str] = field(default_factory=lambda: ["all"])
+    params: dict = field(default_factory=dict)
+
+
+@dataclass
+class Ensemble:
+    specs: list[Spec]
+    n_folds: int = 3
+    scheme: str = "time"
+    fusion: str = "weights"
+    mae_weight: float = 0.01
+    label_transform: str = "none"
+    seed: int = 0
+    checkpoints: Path | None = None
+    texts: pd.Series | None = None  # post texts by index, for the text regressor
+
+    def fit(self, X: pd.DataFrame, y: np.ndarray, times: np.ndarray, users: np.ndarray,
+            X_test: pd.DataFrame, pseudo_rounds: int = 0, pseudo_share: float = 0.3,
+            pseudo_ok: np.ndarray | None = None) -> Ensemble:
+        """``X`` training rows in time order; ``X_test`` the rows to predict. Pseudo-labels
+        come only from test rows where ``pseudo_ok`` (default: all)."""
+        self.target_ = LabelTransform(self.label_transform).fit(y)
+        self.fold_ = make_folds(times, self.n_folds, self.scheme, users, self.seed)
+        pseudo_ok = np.ones(len(X_test), bool) if pseudo_ok is None else pseudo_ok
+        self.rounds_: list[pd.DataFrame] = []
+        chosen = np.zeros(len(X_test), bool)
+        for rnd in range(pseudo_rounds + 1):
+            extra_X, extra_y = X_test[chosen], self.rounds_[-1]["final"].to_numpy()[chosen] if rnd else []
+            self._fit_round(rnd, X, y, extra_X, np.asarray(extra_y, float), X_test)
+            self.rounds_.append(self.test_)
+            if rnd < pseudo_rounds:
+                chosen = self._confident(self.test_, pseudo_ok, pseudo_share)
+                log.info("pseudo-label round %d: %d confident test posts join training", rnd + 1, chosen.sum())
+        return self
+
+    def _fit_round(self, rnd: int, X, y, extra_X, extra_y, X_test) -> None:
+        X_all = pd.concat([X, extra_X]) if len(extra_X) else X
+        y_all = np.concatenate([y, extra_y]) if len(extra_X) else y
+        fold_all = np.concatenate([self.fold_, np.full(len(extra_X), -1)])
+        z_all = self.target_.transform(y_all)
+        oof, test, self.models_, self.importance_ = {}, {}, {}, {}
+        with progress_bar() as bar:
+            task = bar.add_task(f"round {rnd}: models", total=len(self.specs) * self.n_folds)
+            for spec in self.specs:
+                cols = feature_columns(X.columns, spec.features)
+                if not cols:
+                    raise ValueError(f"model {spec.name}: no columns in feature groups {spec.features}")
+                o, t, models = self._fit_oof(spec, rnd, X_all[cols], z_all, fold_all, X_test[cols], bar, task)
+                oof[spec.name] = self.target_.inverse(o[: len(X)])
+                test[spec.name] = self.target_.inverse(t)
+                self.models_[spec.name] = models
+                self.importance_[spec.name] = _mean_importance(models)
+        self.oof_ = pd.DataFrame(oof, index=X.index)
+        self.tiers_ = self._fit_tiers(self.oof_, y)
+        self.oof_ = self._apply_tiers(self.oof_)
+        self.test_ = self._apply_tiers(pd.DataFrame(test, index=X_test.index))
+
+    def _fit_oof(self, spec: Spec, rnd: int, X, z, fold, X_test, bar, task) -> tuple:
+        oof = np.full(len(X), np.nan)
+        test = np.zeros(len(X_test))
+        models = []
+        for f in range(self.n_folds):
+            # early stopping on the latest real (not pseudo-labelled) rows of the fitting side
+            real = np.flatnonzero((fold != f) & (fold >= 0))
+            stop_rows = real[-max(1, int(len(real) * EARLY_STOP_SHARE)):]
+            train_rows = np.setdiff1d(np.flatnonzero(fold != f), stop_rows)
+            model = self._checkpointed(spec, rnd, f, X, z, train_rows, stop_rows, X_test)
+            val = fold == f
+            oof[val] = self._predict(model, X[val])
+            test += self._predict(model, X_test) / self.n_folds
+            models.append(model)
+            bar.advance(task)
+        return oof, test, models
+
+    def _checkpointed(self, spec, rnd, f, X, z, train_rows, stop_rows, X_test) -> Model:
+        path = None
+        if self.checkpoints is not None:
+            digest = hashlib.sha256(repr((spec, rnd, f, list(X.columns), self.seed)).encode())
+            digest.update(np.ascontiguousarray(z[train_rows]).tobytes())
+            sample = X.iloc[train_rows[:1000]]
+            digest.update(pd.util.hash_pandas_object(sample, index=False).to_numpy().tobytes())
+            path = self.checkpoints / f"{spec.name}-r{rnd}-f{f}-{digest.hexdigest()[:12]}.pkl"
+            if path.exists():
+                log.info("%s fold %d round %d: reused from %s", spec.name, f, rnd, path.name)
+                return Model.load(path)
+        model = make_model(spec.model, {**spec.params, "seed": self.seed} if "seed" in _params_of(spec.model)
+                           else spec.params)
+        if hasattr(model, "unlabelled"):
+            model.unlabelled = X_test
+        if hasattr(model, "texts"):
+            model.texts = self.texts
+        model.fit(X.iloc[train_rows], z[train_rows], X.iloc[stop_rows], z[stop_rows])
+        if path is not None:
+            model.save(path)
+        return model
+
+    def _predict(self, model: Model, X: pd.DataFrame) -> np.ndarray:
+        if hasattr(model, "texts"):
+            model.texts = self.texts
+        return np.asarray(model.predict(X), float)
+
+    def _fit_tiers(self, oof: pd.DataFrame, y: np.ndarray) -> dict[str, Blender]:
+        groups: dict[str, list[str]] = {}
+        for spec in self.specs:
+            groups.setdefault(modality(spec.features), []).append(spec.name)
+        tiers = {}
+        for name, members in groups.items():
+            tiers[f"tier2_{name}"] = Blender(self.fusion, self.mae_weight).fit(oof[members], y)
+        tier2 = pd.DataFrame({k: b.predict(oof[b.columns_]) for k, b in tiers.items()}, index=oof.index)
+        tiers["final"] = Blender(self.fusion, self.mae_weight).fit(tier2, y)
+        return tiers
+
+    def _apply_tiers(self, preds: pd.DataFrame) -> pd.DataFrame:
+        out = preds.copy()
+        for name, blender in self.tiers_.items():
+            out[name] = blender.predict(out[blender.columns_])
+        return out
+
+    def predict(self, X: pd.DataFrame) -> pd.DataFrame:
+        """Every tier's prediction for new rows: tier-1 models averaged over their folds."""
+        preds = {}
+        for spec in self.specs:
+            cols = feature_columns(X.columns, spec.features)
+            z = np.mean([self._predict(m, X[cols]) for m in self.models_[spec.name]], axis=0)
+            preds[spec.name] = self.target_.inverse(z)
+        return self._apply_tiers(pd.DataFrame(preds, index=X.index))
+
+    def _confident(self, test: pd.DataFrame, ok: np.ndarray, share: float) -> np.ndarray:
+        """Test rows where the tier-1 models agree most (lowest spread of predictions)."""
+        tier1 = test[[s.name for s in self.specs]].to_numpy()
+        spread = tier1.std(axis=1) if tier1.shape[1] > 1 else np.zeros(len(test))
+        candidates = np.flatnonzero(ok)
+        keep = candidates[np.argsort(spread[candidates], kind="stable")[: int(len(candidates) * share)]]
+        chosen = np.zeros(len(test), bool)
+        chosen[keep] = True
+        return chosen
+
+
+def _params_of(kind: str) -> set[str]:
+    import inspect
+
+    from popfusion.models.zoo import MODELS
+
+    return set(inspect.signature(MODELS[kind].__init__).parameters)
+
+
+def _mean_importance(models: list[Model]) -> pd.Series | None:
+    parts = [m.feature_importance() for m in models]
+    parts = [p for p in parts if p is not None]
+    return pd.concat(parts, axis=1).mean(axis=1).sort_values(ascending=False) if parts else None

@@ -1,0 +1,124 @@
+"""Blenders, the tiered ensemble, pseudo-labelling, drift correction and submissions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from popfusion import metrics
+from popfusion.fusion.blend import METHODS, Blender
+from popfusion.submission import read_submission, to_submission, write_submission
+from popfusion.training.drift import DriftCorrection
+from popfusion.training.ensemble import Ensemble, Spec, feature_columns, modality
+from popfusion.training.splits import chronological_holdout, folds
+from popfusion.training.target import LabelTransform
+
+
+def _preds(n: int = 2000, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    y = rng.normal(6.4, 2.4, n)
+    return pd.DataFrame({"good": y + rng.normal(0, 1.0, n), "other": y + rng.normal(0, 1.2, n),
+                         "noise": rng.normal(6, 1, n)}), y
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_blends_beat_their_inputs(method: str) -> None:
+    P, y = _preds()
+    if method == "rank":  # rank averaging weighs every input alike: give it sane inputs
+        P = P[["good", "other"]]
+    blend = Blender(method).fit(P[:1500], y[:1500])
+    out = blend.predict(P[1500:])
+    best = max(metrics.score(y[1500:], P[c][1500:])["src"] for c in P)
+    assert metrics.score(y[1500:], out)["src"] > best - 0.005
+    if method == "weights":
+        w = blend.describe()
+        assert w["good"] > w["other"] > w["noise"] or w["noise"] == 0
+        assert abs(sum(w.values()) - 1) < 1e-9
+
+
+def test_label_transforms_invert() -> None:
+    y = np.random.default_rng(0).gamma(4, 1.5, 500)
+    for kind in ("none", "standard", "rankgauss"):
+        t = LabelTransform(kind).fit(y)
+        np.testing.assert_allclose(t.inverse(t.transform(y)), y, atol=0.05 if kind == "rankgauss" else 1e-9)
+
+
+def test_splits_respect_time() -> None:
+    times = np.random.default_rng(0).permutation(100).astype(float)
+    hold = chronological_holdout(times, 0.2)
+    assert hold.sum() == 20 and times[hold].min() > times[~hold].max()
+    f = folds(times, 4)
+    assert [times[f == k].max() < times[f == k + 1].min() for k in range(3)] == [True] * 3
+    users = np.repeat(np.arange(25), 4)
+    g = folds(times, 4, "user", users)
+    assert pd.Series(g).groupby(users).nunique().max() == 1
+    with pytest.warns(UserWarning, match="random K-fold"):
+        folds(times, 4, "random")
+
+
+def test_drift_correction() -> None:
+    days = np.arange(100.0)
+    y = 6 - 0.01 * days
+    shift = DriftCorrection("shift").fit(days, y, np.full(100, 6.0))
+    assert shift.shift_ == pytest.approx(-0.495)
+    trend = DriftCorrection("trend").fit(days, y, np.full(100, 6.0))
+    assert trend.slope_ == pytest.approx(-0.01)
+    np.testing.assert_allclose(trend.apply(days, np.full(100, 6.0)), y, atol=1e-9)
+    assert trend.apply(np.array([1000.0]), np.array([6.0]))[0] == pytest.approx(y[-1], abs=0.01)  # capped
+
+
+def _frame(n: int = 900, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame({"meta_a": rng.normal(size=n), "user_b": rng.normal(size=n),
+                      "text_0": rng.normal(size=n), "image_0": rng.normal(size=n)}).astype("float32")
+    y = 6 + X["meta_a"] + 0.8 * X["user_b"] + 0.4 * X["text_0"] + rng.normal(0, 0.5, n)
+    return X, y.to_numpy()
+
+
+SPECS = [Spec("lgb", "lightgbm", ["all"], {"n_estimators": 80, "learning_rate": 0.1}),
+         Spec("ridge_user", "ridge", ["meta", "user"]), Spec("ridge_text", "ridge", ["text"])]
+
+
+def test_feature_groups_and_modalities() -> None:
+    X, _ = _frame(10)
+    assert feature_columns(X.columns, ["meta", "user"]) == ["meta_a", "user_b"]
+    assert feature_columns(X.columns, ["all"]) == list(X.columns)
+    assert [modality(g) for g in (["all"], ["meta", "user"], ["text"], ["image"], ["text", "image"])] == \
+        ["all", "user", "text", "image", "all"]
+    with pytest.raises(ValueError, match="unknown feature group"):
+        feature_columns(X.columns, ["audio"])
+
+
+def test_ensemble_tiers_and_pseudo_labels_respect_their_masks() -> None:
+    X, y = _frame()
+    train, test = slice(0, 700), slice(700, 900)
+    ok = np.zeros(200, bool)
+    ok[:100] = True  # the other 100 stand for hold-out rows: never pseudo-labelled
+    chosen = []
+    ens = Ensemble(SPECS, n_folds=3)
+    original = ens._confident
+    ens._confident = lambda test_, ok_, share: chosen.append(original(test_, ok_, share)) or chosen[-1]
+    ens.fit(X[train], y[train], np.arange(700.0), np.arange(700), X[test], pseudo_rounds=2,
+            pseudo_share=0.5, pseudo_ok=ok)
+    assert len(chosen) == 2 and all(c[:100].sum() == 50 and not c[100:].any() for c in chosen)
+    assert len(ens.rounds_) == 3
+    tiers = {"tier2_all", "tier2_user", "tier2_text", "final"}
+    assert {"lgb", "ridge_user", "ridge_text", *tiers} <= set(ens.oof_)
+    assert ens.oof_.notna().all().all()
+    final = metrics.score(y[test], ens.test_["final"])["src"]
+    assert final >= max(metrics.score(y[test], ens.test_[s.name])["src"] for s in SPECS) - 0.01
+    again = ens.predict(X[test])
+    np.testing.assert_allclose(again["final"], ens.test_["final"], rtol=1e-6)
+
+
+def test_submission_round_trip(tmp_path: Path) -> None:
+    ids, scores = pd.Series(["775", "1075"]), pd.Series([6.5123456, 7.0])
+    doc = to_submission(ids, scores)
+    assert doc["version"] == "VERSION 1.0" and doc["external_data"] == {"used": "false", "details": ""}
+    assert doc["result"][0] == {"post_id": "post775", "popularity_score": 6.5123}
+    back = read_submission(write_submission(tmp_path / "s.json", ids, scores))
+    assert back["post_id"].tolist() == ["775", "1075"]
+    assert back["popularity_score"].tolist() == [6.5123, 7.0]

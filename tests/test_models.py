@@ -1,0 +1,78 @@
+"""The model zoo: every model fits, beats a constant, and survives save/load unchanged."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from popfusion.models.base import Model
+from popfusion.models.zoo import MODELS, make_model
+
+FAST = {
+    "lightgbm": {"n_estimators": 150, "learning_rate": 0.1, "num_leaves": 15},
+    "catboost": {"iterations": 150, "learning_rate": 0.1},
+    "ridge": {},
+    "mlp": {"epochs": 60, "hidden": (64,), "lr": 3e-3, "batch_size": 64},
+    "tabnet": {"pretrain_epochs": 2, "epochs": 15, "batch_size": 256, "width": 8},
+    "dae_cnn": {"dae_epochs": 3, "epochs": 15, "code": 32},
+}
+
+
+def _data(n: int = 900, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame(rng.normal(size=(n, 8)).astype("float32"), columns=[f"f{i}" for i in range(8)])
+    X["meta_category__cat"] = rng.integers(-1, 5, n).astype("float32")
+    X.loc[rng.random(n) < 0.05, "f3"] = np.nan
+    y = 6 + 1.5 * X["f0"].fillna(0) - X["f1"] + 0.5 * (X["meta_category__cat"] == 2) + rng.normal(0, 0.5, n)
+    return X, y.to_numpy()
+
+
+@pytest.mark.parametrize("kind", sorted(FAST))
+def test_fits_beats_constant_and_round_trips(kind: str, tmp_path: Path) -> None:
+    X, y = _data()
+    fit, val, test = slice(0, 600), slice(600, 700), slice(700, 900)
+    model = make_model(kind, FAST[kind])
+    assert model.fit(X[fit], y[fit], X[val], y[val]) is model
+    pred = model.predict(X[test])
+    mae, constant = np.abs(pred - y[test]).mean(), np.abs(np.median(y[fit]) - y[test]).mean()
+    assert mae < 0.8 * constant, (kind, mae, constant)
+    loaded = Model.load(model.save(tmp_path / f"{kind}.pkl"))
+    np.testing.assert_array_equal(loaded.predict(X[test]), pred)
+    importance = model.feature_importance()
+    assert importance is None or set(importance.index) >= {"f0", "f1"}
+
+
+def test_text_regressor_with_a_tiny_local_model(tmp_path: Path) -> None:
+    transformers = pytest.importorskip("transformers")
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "great", "sunset", "boring", "wall", "photo"]
+    (tmp_path / "vocab.txt").write_text("\n".join(vocab))
+    transformers.BertTokenizer(str(tmp_path / "vocab.txt")).save_pretrained(tmp_path)
+    config = transformers.BertConfig(vocab_size=len(vocab), hidden_size=16, num_hidden_layers=1,
+                                     num_attention_heads=2, intermediate_size=32)
+    transformers.BertModel(config).save_pretrained(tmp_path)
+    rng = np.random.default_rng(0)
+    good = rng.random(240) < 0.5
+    texts = pd.Series(np.where(good, "great sunset photo", "boring wall photo"))
+    y = np.where(good, 9.0, 4.0) + rng.normal(0, 0.3, 240)
+    X = pd.DataFrame(index=texts.index)
+    model = make_model("text_regressor", {"model": str(tmp_path), "epochs": 8, "lr": 1e-3, "batch_size": 16})
+    model.texts = texts
+    model.fit(X.iloc[:200], y[:200])
+    model.texts = texts
+    pred = model.predict(X.iloc[200:])
+    assert np.abs(pred - y[200:]).mean() < 0.6 * np.abs(y[:200].mean() - y[200:]).mean()
+    assert model.texts is texts
+    loaded = Model.load(model.save(tmp_path / "tr.pkl"))
+    loaded.texts = texts
+    np.testing.assert_allclose(loaded.predict(X.iloc[200:]), pred, rtol=1e-5)
+
+
+def test_unknown_model_and_bad_parameters() -> None:
+    assert set(MODELS) >= set(FAST) | {"text_regressor"}
+    with pytest.raises(ValueError, match="unknown model"):
+        make_model("xgboost")
+    with pytest.raises(ValueError, match="bad parameters"):
+        make_model("ridge", {"alpah": 1})

@@ -1,0 +1,120 @@
+"""`popfusion run`, `predict` and `evaluate` end to end on a tiny synthetic SMPD, and the
+API's guarantees: test labels never touched, hold-out never pseudo-labelled, same recipe
+and seed give the same predictions, a rerun resumes from finished models."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from popfusion import load
+from popfusion.api import PopFusion
+from popfusion.cli import app
+from popfusion.data.synthetic import SynthSpec, generate
+from popfusion.recipe import Recipe
+from popfusion.runs import ARTIFACTS
+from popfusion.training.ensemble import Ensemble
+
+RECIPE = {
+    "name": "tiny",
+    "features": [{"block": "meta", "params": {"language": False}}, {"block": "user"},
+                 {"block": "text", "params": {"backend": "tfidf", "dim": 8, "fields": ["joined"]}}],
+    "models": [
+        {"name": "lgb_all", "model": "lightgbm", "params": {"n_estimators": 60, "learning_rate": 0.1}},
+        {"name": "ridge_user", "model": "ridge", "features": ["meta", "user"]},
+        {"name": "ridge_text", "model": "ridge", "features": ["text"]},
+    ],
+    "validation": {"holdout": 0.25, "folds": 2},
+    "drift": "shift", "pseudo": {"rounds": 1, "share": 0.5}, "bootstrap": 20,
+}
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return generate(tmp_path_factory.mktemp("run") / "smpd", SynthSpec(posts=600, seed=5, images=False),
+                    progress=False)
+
+
+@pytest.fixture(scope="module")
+def posts(tiny: Path) -> pd.DataFrame:
+    return load(tiny, vectors=False)
+
+
+def _fit(posts: pd.DataFrame, tmp: Path, **kwargs) -> PopFusion:
+    return PopFusion(Recipe.model_validate(RECIPE), cache_dir=tmp / "cache", **kwargs).fit(posts)
+
+
+def test_run_writes_every_artifact_and_predict_and_evaluate_work(tiny: Path, tmp_path: Path) -> None:
+    recipe = tmp_path / "tiny.yaml"
+    recipe.write_text(json.dumps(RECIPE))
+    out = tmp_path / "run"
+    result = CliRunner().invoke(app, ["run", str(recipe), "--data", str(tiny), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    for name in ARTIFACTS:
+        assert (out / name).is_file(), name
+    assert any((out / "checkpoints").rglob("*.pkl"))
+    m = json.loads((out / "metrics.json").read_text())
+    assert {"lgb_all", "tier2_all", "tier2_user", "tier2_text", "final", "final_drift"} <= set(m["holdout"])
+    assert set(m["holdout"]["final"]["src"]) == {"value", "low", "high"}
+    assert len(m["pseudo_label_rounds"]) == 2
+    sub = json.loads((out / "submission.json").read_text())
+    assert len(sub["result"]) == 200 and sub["result"][0]["post_id"].startswith("post")
+    assert "<img src='data:image/png;base64," in (out / "report.html").read_text()
+
+    new = tmp_path / "new.csv"
+    load(tiny, vectors=False).query("split == 'test'").head(30)[["post_id", "user_id", "posted_at", "title"]] \
+        .to_csv(new, index=False)
+    args = ["predict", str(out), "--data", str(new), "--out", str(tmp_path / "p.csv")]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert len(pd.read_csv(tmp_path / "p.csv")) == 30
+
+    truth = tmp_path / "truth.csv"
+    pd.read_parquet(tiny / "truth.parquet").to_csv(truth, index=False)
+    args = ["evaluate", str(out / "submission.json"), str(truth), "--bootstrap", "20"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "200 posts matched" in result.output and "src" in result.output
+
+
+def test_test_labels_are_never_touched(posts: pd.DataFrame, tmp_path: Path) -> None:
+    """Garbage in the test rows' label column must change nothing at all."""
+    clean = _fit(posts, tmp_path)
+    noisy = posts.copy()
+    is_test = noisy["split"] == "test"
+    noisy.loc[is_test, "label"] = np.random.default_rng(0).normal(50, 10, is_test.sum())
+    dirty = _fit(noisy, tmp_path)
+    assert dirty.weights_ == clean.weights_
+    pd.testing.assert_frame_equal(dirty.test_predictions_, clean.test_predictions_)
+
+
+def test_same_recipe_same_predictions_and_resume(posts: pd.DataFrame, tmp_path: Path) -> None:
+    first = _fit(posts, tmp_path, checkpoints=tmp_path / "ck")
+    saved = {p: p.stat().st_mtime_ns for p in (tmp_path / "ck").rglob("*.pkl")}
+    second = _fit(posts, tmp_path, checkpoints=tmp_path / "ck")
+    assert {p: p.stat().st_mtime_ns for p in (tmp_path / "ck").rglob("*.pkl")} == saved  # all reused
+    pd.testing.assert_frame_equal(first.test_predictions_, second.test_predictions_)
+    fresh = _fit(posts, tmp_path / "other")
+    pd.testing.assert_frame_equal(first.test_predictions_, fresh.test_predictions_)
+
+
+def test_hold_out_rows_are_never_pseudo_labelled(posts: pd.DataFrame, tmp_path: Path, monkeypatch) -> None:
+    seen = []
+    original = Ensemble.fit
+
+    def spy(self, X, y, times, users, X_test, pseudo_rounds=0, pseudo_share=0.3, pseudo_ok=None):
+        seen.append(pd.Series(pseudo_ok, index=X_test.index))
+        return original(self, X, y, times, users, X_test, pseudo_rounds, pseudo_share, pseudo_ok)
+
+    monkeypatch.setattr(Ensemble, "fit", spy)
+    model = _fit(posts, tmp_path)
+    hold = model.holdout_predictions_
+    validation_ok = seen[0]
+    held = posts.index[posts["post_id"].isin(hold["post_id"])]
+    assert not validation_ok.loc[held].any()
+    assert validation_ok.loc[posts.index[posts["split"] == "test"]].all()
