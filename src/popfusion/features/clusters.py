@@ -33,7 +33,7 @@ class Clusters(FeatureBlock):
         emb = block_embeddings(self, posts)
         ok = np.isfinite(emb).all(axis=1)
         finest = min(self.params["levels"][-1], max(2, int(ok.sum()) // 2))
-        km = MiniBatchKMeans(finest, random_state=self.params["seed"], batch_size=4096, n_init=3)
+        km = MiniBatchKMeans(finest, random_state=self.params["seed"], batch_size=4096, n_init=1)
         km.fit(emb[ok][:200_000])
         self.centroids_ = km.cluster_centers_.astype(np.float32)
         self.maps_ = {}

@@ -3,7 +3,8 @@
 Out of fold: training posts are cut into chronological folds, and a training post's
 neighbours come only from the other folds (never itself, never its own time block);
 other posts search all training posts. Search is exact, by cosine similarity on a PCA
-reduction of the embeddings.
+reduction of the embeddings, among at most ``reference`` training posts drawn at random
+(the cost grows linearly with the posts, not with their square).
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ class NeighbourLabels(FeatureBlock):
     uses_labels = True
 
     def __init__(self, source: str = "text", k: int = 10, folds: int = 5, dims: int = 32,
-                 chunk: int = 1024, image_size: int = 224) -> None:
-        super().__init__(source=source, k=k, folds=folds, dims=dims, chunk=chunk, image_size=image_size)
+                 reference: int = 50_000, chunk: int = 1024, image_size: int = 224) -> None:
+        super().__init__(source=source, k=k, folds=folds, dims=dims, reference=reference, chunk=chunk,
+                         image_size=image_size)
 
     def fit(self, posts: pd.DataFrame) -> NeighbourLabels:
         emb = block_embeddings(self, posts)
@@ -53,7 +55,10 @@ class NeighbourLabels(FeatureBlock):
         q = self._project(np.nan_to_num(emb))
         for f in np.unique(fold[ok]):
             rows = np.flatnonzero(ok & (fold == f))
-            candidates = self.train_fold_ != f if f >= 0 else np.ones(len(self.train_y_), bool)
+            candidates = np.flatnonzero(self.train_fold_ != f)
+            if len(candidates) > self.params["reference"]:
+                rng = np.random.default_rng(int(f) + 1)
+                candidates = np.sort(rng.choice(candidates, self.params["reference"], replace=False))
             out[rows] = self._search(q[rows], self.train_x_[candidates], self.train_y_[candidates])
         cols = ["label_mean", "label_weighted", "sim_mean", "sim_max"]
         return pd.DataFrame(out, index=posts.index, columns=cols).add_prefix(
