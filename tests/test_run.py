@@ -93,6 +93,18 @@ def test_test_labels_are_never_touched(posts: pd.DataFrame, tmp_path: Path) -> N
     pd.testing.assert_frame_equal(dirty.test_predictions_, clean.test_predictions_)
 
 
+def test_predict_matches_the_run_on_its_own_test_posts(posts: pd.DataFrame, tmp_path: Path) -> None:
+    """``predict`` reuses the blocks as fitted in training: scoring the test posts again
+    gives what the run gave them; labels on the new posts are ignored."""
+    model = _fit(posts, tmp_path)
+    test = posts[posts["split"] == "test"].assign(label=99.0)
+    scores = model.predict(test)
+    expected = model.test_predictions_.set_index("post_id").loc[test["post_id"], "final_drift"]
+    np.testing.assert_allclose(scores.to_numpy(), expected.to_numpy(), rtol=1e-5)
+    reloaded = PopFusion.load(model.save(tmp_path / "m.pkl"))
+    np.testing.assert_allclose(reloaded.predict(test).to_numpy(), scores.to_numpy(), rtol=1e-6)
+
+
 def test_same_recipe_same_predictions_and_resume(posts: pd.DataFrame, tmp_path: Path) -> None:
     first = _fit(posts, tmp_path, checkpoints=tmp_path / "ck")
     saved = {p: p.stat().st_mtime_ns for p in (tmp_path / "ck").rglob("*.pkl")}

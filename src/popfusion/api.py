@@ -58,24 +58,25 @@ class PopFusion:
                  (labelled & ~holdout).sum(), holdout.sum(), 100 * self.recipe.validation.holdout)
         hidden = posts.assign(split=np.where(holdout, "test", posts["split"]),
                               label=posts["label"].where(~holdout))
-        val = self._stage(hidden, "validation", pseudo_ok=(posts["split"] == "test").to_numpy())
+        val = self._stage(hidden, "validation", pseudo_ok=(posts["split"] == "test").to_numpy(), fitted=False)
         self._validate(posts, holdout, val)
         log.info("final stage: %d training posts", labelled.sum())
-        final = self._stage(posts, "final", pseudo_ok=(posts["split"] == "test").to_numpy())
+        final = self._stage(posts, "final", pseudo_ok=(posts["split"] == "test").to_numpy(), fitted=True)
+        self.blocks_ = final["blocks"]
         self.ensemble_ = final["ensemble"]
         self.oof_ = final["ensemble"].oof_.assign(label=posts.loc[final["train"], "label"].to_numpy())
         test = final["ensemble"].test_
         days = _days(posts.loc[test.index, "posted_at"])
         test["final_drift"] = self.drift_.apply(days, test["final"].to_numpy())
-        self.test_predictions_ = test
-        self.posts_ = posts
+        self.test_predictions_ = test.assign(post_id=posts.loc[test.index, "post_id"].to_numpy())
+        self.n_posts_ = len(posts)
         self.oof_metrics_ = {c: metrics.score(self.oof_["label"], self.oof_[c])
                              for c in self.oof_.columns if c != "label"}
         return self
 
-    def _stage(self, posts: pd.DataFrame, stage: str, pseudo_ok: np.ndarray) -> dict:
+    def _stage(self, posts: pd.DataFrame, stage: str, pseudo_ok: np.ndarray, fitted: bool) -> dict:
         blocks = [make_block(b.block, b.params) for b in self.recipe.features]
-        frame, results = build_features(posts, blocks, self.cache_dir)
+        frame, results = build_features(posts, blocks, self.cache_dir, fitted)
         self.feature_summary_ = [vars(r) for r in results]
         train = _labelled(posts)
         order = np.flatnonzero(train)[np.argsort(utc_seconds(posts.loc[train, "posted_at"]), kind="stable")]
@@ -90,7 +91,8 @@ class PopFusion:
         ).fit(frame.iloc[order], posts["label"].to_numpy(float)[order],
               utc_seconds(posts["posted_at"].iloc[order]), posts["user_id"].to_numpy()[order],
               frame.iloc[rest], r.pseudo.rounds, r.pseudo.share, pseudo_ok[rest])
-        return {"ensemble": ensemble, "train": order}
+        self.columns_ = list(frame.columns)
+        return {"ensemble": ensemble, "train": order, "blocks": blocks}
 
     def _validate(self, posts: pd.DataFrame, holdout: np.ndarray, stage: dict) -> None:
         """Scores of every model and tier on the hold-out, the drift correction, and the
@@ -118,18 +120,13 @@ class PopFusion:
     # -- predicting ---------------------------------------------------------------------------
 
     def predict(self, posts: pd.DataFrame) -> pd.Series:
-        """Drift-corrected final scores for new posts, indexed like ``posts``. Features are
-        computed beside the training posts (user history needs them); labels of the new
-        posts, if any, are not used."""
+        """Drift-corrected final scores for new posts, indexed like ``posts``, from the
+        feature blocks as fitted on the training posts; labels of the new posts, if any,
+        are not read."""
         new = posts.assign(split="test", label=np.nan)
-        new = new[[c for c in self.posts_.columns if c in new.columns]]
-        known = self.posts_[~self.posts_["post_id"].isin(new["post_id"])]
-        both = pd.concat([known, new], ignore_index=True)
-        blocks = [make_block(b.block, b.params) for b in self.recipe.features]
-        frame, _ = build_features(both, blocks, self.cache_dir)
-        X = frame.iloc[len(known):]
-        X.index = posts.index
-        self.ensemble_.texts = _texts(both).iloc[len(known):].set_axis(posts.index)
+        X = pd.concat([block.transform(new) for block in self.blocks_], axis=1)
+        X = X.reindex(columns=self.columns_)  # a column the new data cannot give stays missing
+        self.ensemble_.texts = _texts(new)
         preds = self.ensemble_.predict(X)
         return pd.Series(self.drift_.apply(_days(posts["posted_at"]), preds["final"].to_numpy()),
                          index=posts.index, name="popularity_score")

@@ -21,7 +21,7 @@ def write_report(model, path: Path) -> Path:
     hold = model.holdout_predictions_
     sections = [
         f"<h1>popfusion run: {html.escape(model.recipe.name)}</h1>",
-        f"<p>{len(model.posts_):,} posts; hold-out: the latest {model.recipe.validation.holdout:.0%} of "
+        f"<p>{model.n_posts_:,} posts; hold-out: the latest {model.recipe.validation.holdout:.0%} of "
         f"training time ({len(hold):,} posts). Scores on the hold-out with 95% bootstrap intervals.</p>",
         _scores_table(model.validation_),
         "<h2>Pseudo-label rounds (hold-out, final blend)</h2>",

@@ -36,9 +36,8 @@ def write_run(model: PopFusion, run_dir: Path) -> Path:
     _parquet(model.oof_.reset_index(drop=True), run_dir / "oof.parquet")
     _parquet(model.holdout_predictions_.reset_index(drop=True), run_dir / "holdout.parquet")
     test = model.test_predictions_
-    ids = model.posts_.loc[test.index, "post_id"]
-    _parquet(test.assign(post_id=ids.to_numpy()).reset_index(drop=True), run_dir / "test_predictions.parquet")
-    write_submission(run_dir / "submission.json", ids, test["final_drift"])
+    _parquet(test.reset_index(drop=True), run_dir / "test_predictions.parquet")
+    write_submission(run_dir / "submission.json", test["post_id"], test["final_drift"])
     model.save(run_dir / "model.pkl")
     write_report(model, run_dir / "report.html")
     return run_dir

@@ -52,15 +52,19 @@ class FeatureCache:
         key = f"{block.fingerprint()}-{data_fingerprint(posts, block.uses_labels)}"
         return self.root / f"{block.name}-{key}.parquet"
 
-    def build(self, block: FeatureBlock, posts: pd.DataFrame) -> tuple[pd.DataFrame, BlockResult]:
-        """The block's features for ``posts``, from the cache when there, else computed."""
+    def build(self, block: FeatureBlock, posts: pd.DataFrame,
+              fitted: bool = False) -> tuple[pd.DataFrame, BlockResult]:
+        """The block's features for ``posts``, from the cache when there, else computed.
+        ``fitted``: leave the block fitted even on a cache hit (to transform new posts later)."""
         path = self.path(block, posts)
         start = time.perf_counter()
+        block.cache_dir = self.root / "embeddings"
         if path.exists():
             frame = pd.read_parquet(path).set_axis(posts.index)
             cached = True
+            if fitted:
+                block.fit(posts)
         else:
-            block.cache_dir = self.root / "embeddings"
             frame = block.fit_transform(posts)
             tmp = path.with_suffix(f".tmp{os.getpid()}")
             frame.reset_index(drop=True).to_parquet(tmp, index=False)

@@ -36,6 +36,14 @@ class CrossModal(FeatureBlock):
         self.ridge_ = Ridge(alpha=self.params["alpha"]).fit(image[rows][:100_000], joined[rows][:100_000])
         return self
 
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "clip_": None}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        if self.params["clip_model"]:
+            self.clip_ = ClipEncoder(self.params["clip_model"])
+
     def transform(self, posts: pd.DataFrame) -> pd.DataFrame:
         image = normalise(self._image(posts))
         if self.clip_ is None:

@@ -18,6 +18,7 @@ import pandas as pd
 from PIL import Image, UnidentifiedImageError
 
 from popfusion.features.base import FeatureBlock, resolve_device
+from popfusion.features.reduce import fit_pca, project
 from popfusion.features.store import EmbeddingStore
 
 log = logging.getLogger(__name__)
@@ -144,26 +145,42 @@ def make_image_encoder(backend: str = "efficientnet", model: str | None = None, 
 
 
 class ImageEmbedding(FeatureBlock):
-    """Image embeddings, one column a dimension (``image_<i>``); missing images give NaN."""
+    """Image embeddings, one column a dimension or principal axis (``components``), named
+    ``image_<i>``; missing images give NaN."""
 
     name = "image"
 
     def __init__(self, backend: str = "efficientnet", model: str | None = None, size: int = 224,
-                 batch_size: int = 32, workers: int = 2, device: str = "auto") -> None:
-        super().__init__(backend=backend, model=model, size=size, batch_size=batch_size,
-                         workers=workers, device=device)
+                 components: int | None = None, batch_size: int = 32, workers: int = 2,
+                 device: str = "auto") -> None:
+        super().__init__(backend=backend, model=model, size=size, components=components,
+                         batch_size=batch_size, workers=workers, device=device)
 
     def fit(self, posts: pd.DataFrame) -> ImageEmbedding:
-        p = self.params
-        self.encoder_ = make_image_encoder(p["backend"], p["model"], p["size"], p["device"])
+        self.encoder_ = None
+        self.pca_ = None
+        if self.params["components"]:
+            vectors, ok = self._embed(posts)
+            self.pca_ = fit_pca(vectors[ok], self.params["components"])
         return self
 
+    def _embed(self, posts: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        if getattr(self, "encoder_", None) is None:
+            p = self.params
+            self.encoder_ = make_image_encoder(p["backend"], p["model"], p["size"], p["device"])
+        return embed_images(self.encoder_, image_paths(posts), self.cache_dir, self.params)
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "encoder_": None}  # pretrained: rebuilt when needed
+
     def transform(self, posts: pd.DataFrame) -> pd.DataFrame:
-        vectors, ok = embed_images(self.encoder_, image_paths(posts), self.cache_dir, self.params)
+        vectors, ok = self._embed(posts)
         self.missing_ = int((~ok).sum())
         if self.missing_:
             log.warning("image: %d of %d images missing or unreadable (rows left empty)",
                         self.missing_, len(ok))
+        if self.pca_ is not None:
+            vectors = project(vectors, self.pca_)
         cols = [f"{self.name}_{i}" for i in range(vectors.shape[1])]
         return pd.DataFrame(vectors, index=posts.index, columns=cols)
 

@@ -13,6 +13,7 @@ import pandas as pd
 
 from popfusion.data import schema
 from popfusion.features.base import FeatureBlock
+from popfusion.features.reduce import fit_pca
 
 CATEGORICALS = ("category", "subcategory", "concept", "media_type", "timezone_id")
 FILENAME_TITLE = r"^(?:IMG|DSC|DSCF|DSCN|DCIM|P|PICT|MVI|GOPR|_MG|_DSC)[-_ ]?\d+"
@@ -44,7 +45,7 @@ class Metadata(FeatureBlock):
             for prefix in (schema.USER_DESC_PREFIX, schema.LOC_DESC_PREFIX):
                 block = _vectors(posts, prefix)
                 if block is not None:
-                    self.pca_[prefix] = _fit_pca(block, k)
+                    self.pca_[prefix] = fit_pca(block, k)
         self.languages_ = None
         if self.params["language"]:
             langs = pd.concat([_languages(posts[c]) for c in ("title", "tags") if c in posts])
@@ -193,21 +194,6 @@ def _days(t: pd.Series, since: pd.Series | pd.Timestamp) -> pd.Series:
 def _vectors(posts: pd.DataFrame, prefix: str) -> np.ndarray | None:
     cols = [c for c in posts.columns if c.startswith(prefix)]
     return posts[cols].to_numpy("float32") if cols else None
-
-
-def _fit_pca(block: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and top-k principal axes of the non-empty vectors (one SVD, no labels)."""
-    values = np.nan_to_num(block)
-    rows = values[np.abs(values).sum(axis=1) > 0]
-    if len(rows) > 50_000:
-        rows = rows[np.random.default_rng(0).choice(len(rows), 50_000, replace=False)]
-    mean = rows.mean(axis=0) if len(rows) else np.zeros(block.shape[1], np.float32)
-    if len(rows) < 2:
-        return mean, np.zeros((k, block.shape[1]), np.float32)
-    _, _, vt = np.linalg.svd(rows - mean, full_matrices=False)
-    components = np.zeros((k, block.shape[1]), np.float32)
-    components[: min(k, len(vt))] = vt[:k]
-    return mean, components
 
 
 _DETECTOR = None

@@ -36,14 +36,15 @@ def make_block(name: str, params: dict | None = None) -> FeatureBlock:
         raise ValueError(f"bad parameters for feature block {name!r}: {err}") from None
 
 
-def build_features(posts: pd.DataFrame, blocks: list[FeatureBlock],
-                   cache_dir: str | Path) -> tuple[pd.DataFrame, list[BlockResult]]:
-    """All blocks' columns side by side, indexed like ``posts``."""
+def build_features(posts: pd.DataFrame, blocks: list[FeatureBlock], cache_dir: str | Path,
+                   fitted: bool = False) -> tuple[pd.DataFrame, list[BlockResult]]:
+    """All blocks' columns side by side, indexed like ``posts`` (``fitted``: blocks stay
+    fitted for later ``transform`` calls even when their frames come from the cache)."""
     cache = FeatureCache(cache_dir)
     frames, results = [], []
     for block in blocks:
         log.info("feature block %s", block)
-        frame, result = cache.build(block, posts)
+        frame, result = cache.build(block, posts, fitted)
         frames.append(frame)
         results.append(result)
     frame = pd.concat(frames, axis=1) if frames else pd.DataFrame(index=posts.index)

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from popfusion.features.base import FeatureBlock, resolve_device
+from popfusion.features.reduce import fit_pca, project
 from popfusion.features.store import EmbeddingStore
 
 FIELDS = ("title", "tags", "joined")
@@ -142,29 +143,46 @@ def make_encoder(backend: str = "use", model: str | None = None, dim: int = 64,
 
 class TextEmbedding(FeatureBlock):
     """Embeddings of the title, the tags and both joined (``fields``), one column each
-    dimension, named ``text_<field>_<i>``. Finished embedding batches are kept on disk, so
-    an interrupted build resumes where it stopped."""
+    dimension (or each of ``components`` principal axes, fitted on the fit posts), named
+    ``text_<field>_<i>``. Finished embedding batches are kept on disk, so an interrupted
+    build resumes where it stopped."""
 
     name = "text"
 
     def __init__(self, backend: str = "use", model: str | None = None, dim: int = 64,
-                 fields: tuple[str, ...] = FIELDS, batch_size: int = 1024, device: str = "auto") -> None:
-        super().__init__(backend=backend, model=model, dim=dim, fields=list(fields),
+                 fields: tuple[str, ...] = FIELDS, components: int | None = None, batch_size: int = 1024,
+                 device: str = "auto") -> None:
+        super().__init__(backend=backend, model=model, dim=dim, fields=list(fields), components=components,
                          batch_size=batch_size, device=device)
 
     def fit(self, posts: pd.DataFrame) -> TextEmbedding:
         p = self.params
-        self.encoder_ = make_encoder(p["backend"], p["model"], p["dim"], p["device"])
         texts = pd.concat([field_texts(posts, f) for f in p["fields"]])
+        self.encoder_ = make_encoder(p["backend"], p["model"], p["dim"], p["device"])
         self.encoder_.fit(texts.drop_duplicates().tolist())
+        self.pca_ = {f: fit_pca(self._embed(posts, f), p["components"]) for f in p["fields"]} \
+            if p["components"] else {}
         return self
 
-    def transform(self, posts: pd.DataFrame) -> pd.DataFrame:
+    def _embed(self, posts: pd.DataFrame, field: str) -> np.ndarray:
+        if getattr(self, "encoder_", None) is None:  # dropped when pickled: pretrained, so rebuilt
+            p = self.params
+            self.encoder_ = make_encoder(p["backend"], p["model"], p["dim"], p["device"])
         store = EmbeddingStore(self.cache_dir, self.encoder_.fingerprint(), self.params["batch_size"])
+        return store.encode(self.encoder_.encode, field_texts(posts, field).tolist(), f"text:{field}")
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        if not isinstance(state.get("encoder_"), TfidfEncoder):  # fitted encoders stay
+            state["encoder_"] = None
+        return state
+
+    def transform(self, posts: pd.DataFrame) -> pd.DataFrame:
         parts = []
         for field in self.params["fields"]:
-            texts = field_texts(posts, field)
-            vectors = store.encode(self.encoder_.encode, texts.tolist(), f"text:{field}")
+            vectors = self._embed(posts, field)
+            if field in self.pca_:
+                vectors = project(vectors, self.pca_[field])
             cols = [f"{self.name}_{field}_{i}" for i in range(vectors.shape[1])]
             parts.append(pd.DataFrame(vectors, index=posts.index, columns=cols))
         return pd.concat(parts, axis=1)
