@@ -21,5 +21,6 @@ def write_section(text: str) -> None:
     doc = path.read_text() if path.exists() else "# Benchmarks\n"
     heading = text.splitlines()[0]
     pattern = re.compile(rf"{re.escape(heading)}\n.*?(?=\n## |\Z)", re.S)
-    doc = pattern.sub(text.rstrip("\n"), doc) if pattern.search(doc) else doc.rstrip("\n") + "\n\n" + text
+    body = text.rstrip("\n") + "\n"
+    doc = pattern.sub(lambda _: body, doc) if pattern.search(doc) else doc.rstrip("\n") + "\n\n" + body
     path.write_text(doc.rstrip("\n") + "\n")

@@ -82,3 +82,15 @@ def synth_large(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 40,000-post synthetic SMPD without images, for calibration checks."""
     return generate(tmp_path_factory.mktemp("synth") / "smpd",
                     SynthSpec(posts=40_000, seed=3, images=False), progress=False)
+
+
+def tiny_bert(folder: Path, words: list[str]) -> str:
+    """A randomly initialised one-layer BERT with a word vocabulary, saved to ``folder``."""
+    transformers = pytest.importorskip("transformers")
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words]
+    (folder / "vocab.txt").write_text("\n".join(vocab))
+    transformers.BertTokenizer(str(folder / "vocab.txt")).save_pretrained(folder)
+    config = transformers.BertConfig(vocab_size=len(vocab), hidden_size=16, num_hidden_layers=1,
+                                     num_attention_heads=2, intermediate_size=32)
+    transformers.BertModel(config).save_pretrained(folder)
+    return str(folder)

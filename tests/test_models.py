@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import tiny_bert
 
 from popfusion.models.base import Model
 from popfusion.models.zoo import MODELS, make_model
@@ -46,19 +47,13 @@ def test_fits_beats_constant_and_round_trips(kind: str, tmp_path: Path) -> None:
 
 
 def test_text_regressor_with_a_tiny_local_model(tmp_path: Path) -> None:
-    transformers = pytest.importorskip("transformers")
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "great", "sunset", "boring", "wall", "photo"]
-    (tmp_path / "vocab.txt").write_text("\n".join(vocab))
-    transformers.BertTokenizer(str(tmp_path / "vocab.txt")).save_pretrained(tmp_path)
-    config = transformers.BertConfig(vocab_size=len(vocab), hidden_size=16, num_hidden_layers=1,
-                                     num_attention_heads=2, intermediate_size=32)
-    transformers.BertModel(config).save_pretrained(tmp_path)
+    folder = tiny_bert(tmp_path, ["great", "sunset", "boring", "wall", "photo"])
     rng = np.random.default_rng(0)
     good = rng.random(240) < 0.5
     texts = pd.Series(np.where(good, "great sunset photo", "boring wall photo"))
     y = np.where(good, 9.0, 4.0) + rng.normal(0, 0.3, 240)
     X = pd.DataFrame(index=texts.index)
-    model = make_model("text_regressor", {"model": str(tmp_path), "epochs": 8, "lr": 1e-3, "batch_size": 16})
+    model = make_model("text_regressor", {"model": folder, "epochs": 8, "lr": 1e-3, "batch_size": 16})
     model.texts = texts
     model.fit(X.iloc[:200], y[:200])
     model.texts = texts

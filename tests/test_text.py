@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import tiny_bert
 
 from popfusion.features.store import EmbeddingStore
 from popfusion.features.text import TextEmbedding, field_texts, make_encoder
@@ -49,14 +50,8 @@ def test_sentence_transformers_packaged_model() -> None:
 
 
 def test_hugging_face_encoder_from_a_local_folder(tmp_path: Path) -> None:
-    transformers = pytest.importorskip("transformers")
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "dog", "park", "my", "the", "in"]
-    (tmp_path / "vocab.txt").write_text("\n".join(vocab))
-    transformers.BertTokenizer(str(tmp_path / "vocab.txt")).save_pretrained(tmp_path)
-    config = transformers.BertConfig(vocab_size=len(vocab), hidden_size=16, num_hidden_layers=1,
-                                     num_attention_heads=2, intermediate_size=32)
-    transformers.BertModel(config).save_pretrained(tmp_path)
-    feats = TextEmbedding(backend="hf", model=str(tmp_path), fields=("title",)).fit_transform(POSTS)
+    folder = tiny_bert(tmp_path, ["dog", "park", "my", "the", "in"])
+    feats = TextEmbedding(backend="hf", model=folder, fields=("title",)).fit_transform(POSTS)
     assert feats.shape == (4, 16) and np.isfinite(feats.to_numpy()).all()
     assert not np.allclose(feats.iloc[0], feats.iloc[3])
 

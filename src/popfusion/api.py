@@ -12,14 +12,13 @@ the test posts. Fitted state lives in attributes ending in ``_``.
 from __future__ import annotations
 
 import logging
-import pickle
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from popfusion import metrics
-from popfusion.atomic import atomic_write
+from popfusion.atomic import load_pickle, save_pickle
 from popfusion.data.synthetic import cache_dir as default_cache
 from popfusion.features.base import utc_seconds
 from popfusion.features.pipeline import build_features, make_block
@@ -134,15 +133,11 @@ class PopFusion:
     # -- persistence --------------------------------------------------------------------------
 
     def save(self, path: str | Path) -> Path:
-        return atomic_write(Path(path), pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL))
+        return save_pickle(self, path)
 
     @staticmethod
     def load(path: str | Path) -> PopFusion:
-        with open(path, "rb") as fh:
-            model = pickle.load(fh)
-        if not isinstance(model, PopFusion):
-            raise TypeError(f"{path} does not hold a fitted PopFusion")
-        return model
+        return load_pickle(path, PopFusion)
 
 
 def _labelled(posts: pd.DataFrame) -> np.ndarray:

@@ -24,7 +24,7 @@ class NeighbourLabels(FeatureBlock):
     uses_labels = True
 
     def __init__(self, source: str = "text", k: int = 10, folds: int = 5, dims: int = 32,
-                 reference: int = 50_000, chunk: int = 1024, image_size: int = 224) -> None:
+                 reference: int = 20_000, chunk: int = 1024, image_size: int = 224) -> None:
         super().__init__(source=source, k=k, folds=folds, dims=dims, reference=reference, chunk=chunk,
                          image_size=image_size)
 

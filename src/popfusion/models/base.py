@@ -3,7 +3,6 @@ write atomically (a crash never leaves a half-written model that loads)."""
 
 from __future__ import annotations
 
-import pickle
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any, ClassVar
@@ -11,7 +10,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from popfusion.atomic import atomic_write
+from popfusion.atomic import load_pickle, save_pickle
 
 CAT_SUFFIX = "__cat"
 
@@ -41,15 +40,11 @@ class Model(ABC):
         return None
 
     def save(self, path: str | Path) -> Path:
-        return atomic_write(Path(path), pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL))
+        return save_pickle(self, path)
 
     @staticmethod
     def load(path: str | Path) -> Model:
-        with open(path, "rb") as fh:
-            model = pickle.load(fh)
-        if not isinstance(model, Model):
-            raise TypeError(f"{path} does not hold a popfusion model")
-        return model
+        return load_pickle(path, Model)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.params.items())})"
