@@ -32,7 +32,7 @@ def test_sample_goes_to_the_cache(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("POPFUSION_HOME", str(tmp_path))
     result = runner.invoke(app, ["data", "sample", "--posts", "200"])
     assert result.exit_code == 0, result.output
-    assert (tmp_path / "sample-v1-200-0" / "synth.json").is_file()
+    assert (tmp_path / "sample-v2-200-0" / "synth.json").is_file()
 
 
 def test_bad_input_exits_with_a_message(tmp_path: Path) -> None:

@@ -33,7 +33,7 @@ from popfusion.progress import progress_bar
 
 log = logging.getLogger(__name__)
 
-VERSION = 1
+VERSION = 2  # bump whenever the generated data changes: cached samples are regenerated
 SAMPLE_POSTS = 6000
 MANIFEST = "synth.json"
 TRUTH = "truth.parquet"
