@@ -188,8 +188,12 @@ class Ensemble:
         return self._apply_tiers(pd.DataFrame(preds, index=X.index))
 
     def _confident(self, test: pd.DataFrame, ok: np.ndarray, share: float) -> np.ndarray:
-        """Test rows where the tier-1 models agree most (lowest spread of predictions)."""
-        tier1 = test[[s.name for s in self.specs]].to_numpy()
+        """Test rows where the tier-1 models that the final blend uses agree most (lowest
+        spread of predictions); models the blend ignores would only add noise."""
+        final = self.tiers_["final"]
+        used = [m for tier, w in zip(final.columns_, final.weights_, strict=True) if w > 0
+                for m, v in zip(self.tiers_[tier].columns_, self.tiers_[tier].weights_, strict=True) if v > 0]
+        tier1 = test[used or [s.name for s in self.specs]].to_numpy()
         spread = tier1.std(axis=1) if tier1.shape[1] > 1 else np.zeros(len(test))
         candidates = np.flatnonzero(ok)
         keep = candidates[np.argsort(spread[candidates], kind="stable")[: int(len(candidates) * share)]]
