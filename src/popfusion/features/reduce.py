@@ -12,11 +12,14 @@ def fit_pca(block: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     if len(rows) > 50_000:
         rows = rows[np.random.default_rng(0).choice(len(rows), 50_000, replace=False)]
     mean = rows.mean(axis=0) if len(rows) else np.zeros(block.shape[1], np.float32)
-    if len(rows) < 2:
-        return mean, np.zeros((k, block.shape[1]), np.float32)
-    _, _, vt = np.linalg.svd(rows - mean, full_matrices=False)
     components = np.zeros((k, block.shape[1]), np.float32)
-    components[: min(k, len(vt))] = vt[:k]
+    if len(rows) < 2:
+        return mean, components
+    from sklearn.utils.extmath import randomized_svd
+
+    n = min(k, *rows.shape)
+    _, _, vt = randomized_svd(rows - mean, n, random_state=0)
+    components[:n] = vt
     return mean, components
 
 

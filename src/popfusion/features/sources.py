@@ -3,6 +3,7 @@ the same embedding store as the text and image blocks (so nothing is encoded twi
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -32,10 +33,27 @@ def source_embeddings(posts: pd.DataFrame, source: str, cache_dir: Path | None,
     raise ValueError(f"unknown embedding source {source!r}: {', '.join(SOURCES)}")
 
 
+_LAST: dict[str, tuple[str, np.ndarray]] = {}  # the last embeddings per source, this process
+
+
 def block_embeddings(block: FeatureBlock, posts: pd.DataFrame) -> np.ndarray:
-    """Unit-length embeddings of the source a block's parameters name."""
+    """Unit-length embeddings of the source a block's parameters name. The last result per
+    source is kept, so a block's fit and transform of the same posts read the store once."""
     p = block.params
-    return normalise(source_embeddings(posts, p["source"], block.cache_dir, p["image_size"]))
+    key = _fingerprint(posts, p["source"], block.cache_dir, p["image_size"])
+    last = _LAST.get(p["source"])
+    if last is None or last[0] != key:
+        vectors = normalise(source_embeddings(posts, p["source"], block.cache_dir, p["image_size"]))
+        _LAST[p["source"]] = last = (key, vectors)
+    return last[1]
+
+
+def _fingerprint(posts: pd.DataFrame, source: str, cache_dir: Path | None, image_size: int) -> str:
+    column = "image_path" if source == "image" else None
+    values = posts[column] if column in posts else field_texts(posts, "joined")
+    digest = hashlib.sha256(f"{source}|{cache_dir}|{image_size}|{len(posts)}".encode())
+    digest.update(pd.util.hash_pandas_object(values.astype(str), index=False).to_numpy().tobytes())
+    return digest.hexdigest()
 
 
 def normalise(vectors: np.ndarray) -> np.ndarray:
