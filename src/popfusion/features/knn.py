@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from popfusion.features.base import FeatureBlock, labelled_mask, utc_seconds
+from popfusion.features.reduce import fit_pca
 from popfusion.features.sources import block_embeddings, normalise
 
 
@@ -32,9 +33,7 @@ class NeighbourLabels(FeatureBlock):
         emb = block_embeddings(self, posts)
         train = labelled_mask(posts) & np.isfinite(emb).all(axis=1)
         x = emb[train]
-        self.mean_ = x.mean(axis=0)
-        _, _, vt = np.linalg.svd((x - self.mean_)[:50_000], full_matrices=False)
-        self.axes_ = vt[: self.params["dims"]].astype(np.float32)
+        self.mean_, self.axes_ = fit_pca(x, self.params["dims"])
         self.train_ids_ = posts["post_id"].to_numpy()[train]
         self.train_x_ = self._project(x)
         self.train_y_ = posts["label"].to_numpy("float32")[train]
