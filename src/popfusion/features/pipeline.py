@@ -17,6 +17,7 @@ from popfusion.features.knn import NeighbourLabels
 from popfusion.features.meta import Metadata
 from popfusion.features.text import TextEmbedding
 from popfusion.features.user_history import UserHistory
+from popfusion.registry import construct
 
 log = logging.getLogger(__name__)
 
@@ -28,12 +29,7 @@ BLOCKS: dict[str, type[FeatureBlock]] = {
 
 def make_block(name: str, params: dict | None = None) -> FeatureBlock:
     """A block by its recipe name, with its parameters checked against its signature."""
-    if name not in BLOCKS:
-        raise ValueError(f"unknown feature block {name!r}; known: {', '.join(BLOCKS)}")
-    try:
-        return BLOCKS[name](**(params or {}))
-    except TypeError as err:
-        raise ValueError(f"bad parameters for feature block {name!r}: {err}") from None
+    return construct(BLOCKS, name, params, "feature block")
 
 
 def build_features(posts: pd.DataFrame, blocks: list[FeatureBlock], cache_dir: str | Path,

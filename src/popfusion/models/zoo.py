@@ -9,6 +9,7 @@ from popfusion.models.linear import Ridge
 from popfusion.models.mlp import MLP
 from popfusion.models.tabnet import TabNet
 from popfusion.models.text_regressor import TextRegressor
+from popfusion.registry import construct
 
 MODELS: dict[str, type[Model]] = {
     cls.kind: cls for cls in (LightGBM, CatBoost, Ridge, MLP, TabNet, DaeCnn, TextRegressor)
@@ -16,9 +17,4 @@ MODELS: dict[str, type[Model]] = {
 
 
 def make_model(kind: str, params: dict | None = None) -> Model:
-    if kind not in MODELS:
-        raise ValueError(f"unknown model {kind!r}; known: {', '.join(MODELS)}")
-    try:
-        return MODELS[kind](**(params or {}))
-    except TypeError as err:
-        raise ValueError(f"bad parameters for model {kind!r}: {err}") from None
+    return construct(MODELS, kind, params, "model")
