@@ -20,7 +20,7 @@ import pandas as pd
 from popfusion import metrics
 from popfusion.atomic import load_pickle, save_pickle
 from popfusion.data.synthetic import cache_dir as default_cache
-from popfusion.features.base import utc_seconds
+from popfusion.features.base import labelled_mask, utc_seconds
 from popfusion.features.pipeline import build_features, make_block
 from popfusion.recipe import Recipe, load_recipe
 from popfusion.training.drift import DriftCorrection
@@ -47,7 +47,7 @@ class PopFusion:
 
     def fit(self, posts: pd.DataFrame) -> PopFusion:
         posts = posts.reset_index(drop=True)
-        labelled = _labelled(posts)
+        labelled = labelled_mask(posts)
         if labelled.sum() < 20:
             raise ValueError(f"only {labelled.sum()} labelled training posts: too few to train on")
         holdout = np.zeros(len(posts), bool)
@@ -77,7 +77,7 @@ class PopFusion:
         blocks = [make_block(b.block, b.params) for b in self.recipe.features]
         frame, results = build_features(posts, blocks, self.cache_dir, fitted)
         self.feature_summary_ = [vars(r) for r in results]
-        train = _labelled(posts)
+        train = labelled_mask(posts)
         order = np.flatnonzero(train)[np.argsort(utc_seconds(posts.loc[train, "posted_at"]), kind="stable")]
         rest = np.flatnonzero(~train)
         r = self.recipe
@@ -138,10 +138,6 @@ class PopFusion:
     @staticmethod
     def load(path: str | Path) -> PopFusion:
         return load_pickle(path, PopFusion)
-
-
-def _labelled(posts: pd.DataFrame) -> np.ndarray:
-    return ((posts["split"] == "train") & posts["label"].notna()).to_numpy()
 
 
 def _days(times: pd.Series) -> np.ndarray:

@@ -3,10 +3,14 @@ the pickles of fitted objects that use them."""
 
 from __future__ import annotations
 
+import io
 import os
 import pickle
 from pathlib import Path
 from typing import TypeVar
+
+import numpy as np
+import pandas as pd
 
 T = TypeVar("T")
 
@@ -18,6 +22,18 @@ def atomic_write(path: Path, data: bytes | str) -> Path:
     tmp.write_bytes(data.encode() if isinstance(data, str) else data)
     os.replace(tmp, path)
     return path
+
+
+def atomic_parquet(frame: pd.DataFrame, path: Path) -> Path:
+    buf = io.BytesIO()
+    frame.to_parquet(buf, index=False)
+    return atomic_write(path, buf.getvalue())
+
+
+def atomic_npy(array: np.ndarray, path: Path) -> Path:
+    buf = io.BytesIO()
+    np.save(buf, array)
+    return atomic_write(path, buf.getvalue())
 
 
 def save_pickle(obj: object, path: str | Path) -> Path:

@@ -17,11 +17,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pandas as pd
 import yaml
 
 from popfusion.api import PopFusion
-from popfusion.atomic import atomic_write
+from popfusion.atomic import atomic_parquet, atomic_write
 from popfusion.report import write_report
 from popfusion.submission import write_submission
 
@@ -33,10 +32,10 @@ def write_run(model: PopFusion, run_dir: Path) -> Path:
     run_dir.mkdir(parents=True, exist_ok=True)
     atomic_write(run_dir / "recipe.yaml", yaml.safe_dump(model.recipe.model_dump(), sort_keys=False))
     atomic_write(run_dir / "metrics.json", json.dumps(run_metrics(model), indent=2, default=float))
-    _parquet(model.oof_.reset_index(drop=True), run_dir / "oof.parquet")
-    _parquet(model.holdout_predictions_.reset_index(drop=True), run_dir / "holdout.parquet")
+    atomic_parquet(model.oof_.reset_index(drop=True), run_dir / "oof.parquet")
+    atomic_parquet(model.holdout_predictions_.reset_index(drop=True), run_dir / "holdout.parquet")
     test = model.test_predictions_
-    _parquet(test.reset_index(drop=True), run_dir / "test_predictions.parquet")
+    atomic_parquet(test.reset_index(drop=True), run_dir / "test_predictions.parquet")
     write_submission(run_dir / "submission.json", test["post_id"], test["final_drift"])
     model.save(run_dir / "model.pkl")
     write_report(model, run_dir / "report.html")
@@ -55,8 +54,3 @@ def run_metrics(model: PopFusion) -> dict:
         "features": model.feature_summary_,
     }
 
-
-def _parquet(frame: pd.DataFrame, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    frame.to_parquet(tmp, index=False)
-    tmp.replace(path)

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
+from popfusion.atomic import atomic_parquet
 from popfusion.features.base import FeatureBlock
 
 log = logging.getLogger(__name__)
@@ -66,9 +66,7 @@ class FeatureCache:
                 block.fit(posts)
         else:
             frame = block.fit_transform(posts)
-            tmp = path.with_suffix(f".tmp{os.getpid()}")
-            frame.reset_index(drop=True).to_parquet(tmp, index=False)
-            os.replace(tmp, path)
+            atomic_parquet(frame.reset_index(drop=True), path)
             cached = False
         result = BlockResult(block.name, frame.shape[1], time.perf_counter() - start, cached)
         log.info("%s: %d columns in %.1f s%s", block.name, frame.shape[1], result.seconds,

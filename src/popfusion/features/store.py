@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
+from popfusion.atomic import atomic_npy
 from popfusion.progress import progress_bar
 
 log = logging.getLogger(__name__)
@@ -58,10 +58,7 @@ class EmbeddingStore:
         out = np.asarray(fn(values), dtype=np.float16)
         self.computed += 1
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".tmp{os.getpid()}.npy")
-            np.save(tmp, out)
-            os.replace(tmp, path)
+            atomic_npy(out, path)
         return out
 
 
