@@ -93,13 +93,16 @@ def main() -> None:
     text = f"""## Feature blocks
 `python benchmarks/features.py --posts {args.posts}` on {machine()}: a {args.posts:,}-post
 synthetic SMPD (64-pixel JPEGs), every block from an empty cache, one process; peak memory
-{peak_gb():.1f} GB. Extrapolated linearly to the full {FULL:,} posts.
+{peak_gb():.1f} GB. Extrapolated linearly to the full {FULL:,} posts (an upper bound for
+`cluster`, whose k-means fit is capped at 50,000 posts).
 
 | block | columns | wall time | posts/s | at {FULL:,} posts |
 |---|---|---|---|---|
 {chr(10).join(rows)}
 
 All these non-image blocks at full size: about {total / 60:.1f} minutes (target: under 10).
+USE runs in one process per core with one BLAS thread each (1.3x a single two-threaded
+process); k-NN spreads its top-k search over threads.
 Text embeddings of title, tags and joined separately (the `smp` preset) cost three times
 the text row.
 

@@ -10,7 +10,7 @@ import pytest
 from conftest import tiny_bert
 
 from popfusion.features.store import EmbeddingStore
-from popfusion.features.text import TextEmbedding, field_texts, make_encoder
+from popfusion.features.text import TextEmbedding, UseEncoder, field_texts, make_encoder
 
 POSTS = pd.DataFrame({
     "post_id": ["1", "2", "3", "4"], "user_id": ["a"] * 4,
@@ -29,6 +29,13 @@ def test_use_is_multilingual() -> None:
     v = enc.encode(["my dog in the park", "mi perro en el parque", "stock market report"])
     assert v.shape == (3, 512) and v.dtype == np.float32
     assert _cos(v[0], v[1]) > _cos(v[0], v[2]) + 0.2
+
+
+def test_use_worker_processes_give_the_same_vectors() -> None:
+    texts = [f"photo number {i} of the {w} at dusk" for i in range(40) for w in ("river", "cat")]
+    split = UseEncoder(workers=2, min_split=16).encode(texts)
+    assert split.shape == (80, 512)
+    np.testing.assert_allclose(split, UseEncoder(workers=1).encode(texts), atol=1e-5)
 
 
 def test_block_columns_fields_and_empty_text() -> None:

@@ -23,9 +23,12 @@ class Clusters(FeatureBlock):
     name = "cluster"
     uses_labels = True
 
+    version = 2  # centroids fitted on a sample of at most ``fit_sample`` posts
+
     def __init__(self, source: str = "text", levels: tuple[int, ...] = (16, 64, 256), seed: int = 0,
-                 image_size: int = 224) -> None:
-        super().__init__(source=source, levels=sorted(levels), seed=seed, image_size=image_size)
+                 image_size: int = 224, fit_sample: int = 50_000) -> None:
+        super().__init__(source=source, levels=sorted(levels), seed=seed, image_size=image_size,
+                         fit_sample=fit_sample)
 
     def fit(self, posts: pd.DataFrame) -> Clusters:
         from sklearn.cluster import AgglomerativeClustering, MiniBatchKMeans
@@ -34,7 +37,10 @@ class Clusters(FeatureBlock):
         ok = np.isfinite(emb).all(axis=1)
         finest = min(self.params["levels"][-1], max(2, int(ok.sum()) // 2))
         km = MiniBatchKMeans(finest, random_state=self.params["seed"], batch_size=4096, n_init=1)
-        km.fit(emb[ok][:200_000])
+        rows, cap = np.flatnonzero(ok), self.params["fit_sample"]
+        if len(rows) > cap:  # the centroids settle long before the cost stops growing
+            rows = np.random.default_rng(self.params["seed"]).choice(rows, cap, replace=False)
+        km.fit(emb[np.sort(rows)])
         self.centroids_ = km.cluster_centers_.astype(np.float32)
         self.maps_ = {}
         for level in self.params["levels"][:-1]:

@@ -9,8 +9,12 @@ reduction of the embeddings, among at most ``reference`` training posts drawn at
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from popfusion.features.base import FeatureBlock, labelled_mask, utc_seconds
 from popfusion.features.reduce import fit_pca
@@ -64,11 +68,14 @@ class NeighbourLabels(FeatureBlock):
             f"{self.name}_{self.params['source']}_")
 
     def _search(self, q: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Top-k search in chunks of queries, the chunks spread over threads with one BLAS
+        thread each: numpy's argpartition is single-threaded and dominates the cost."""
         k = min(self.params["k"], len(y))
         out = np.full((len(q), 4), np.nan, np.float32)
         if k == 0:
             return out
-        for start in range(0, len(q), self.params["chunk"]):
+
+        def chunk(start: int) -> None:
             sims = q[start : start + self.params["chunk"]] @ x.T
             top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
             s = np.take_along_axis(sims, top, axis=1)
@@ -76,4 +83,7 @@ class NeighbourLabels(FeatureBlock):
             w = np.maximum(s, 0) + 1e-6
             out[start : start + len(s)] = np.column_stack([
                 labels.mean(axis=1), (labels * w).sum(axis=1) / w.sum(axis=1), s.mean(axis=1), s.max(axis=1)])
+
+        with threadpool_limits(1), ThreadPoolExecutor(os.cpu_count() or 1) as pool:
+            list(pool.map(chunk, range(0, len(q), self.params["chunk"])))
         return out
