@@ -55,6 +55,17 @@ def test_every_format_maps_onto_the_canonical_table(tmp_path: Path, suffix: str)
     assert table["retweets"].tolist() == ["1", "2", "3"]  # other columns are kept as they are
 
 
+def test_parquet_times_are_taken_as_times(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"post_id": ["1", "2"], "user_id": "u", "label": [1.0, 2.0],
+                          "posted_at": pd.to_datetime(["2024-01-02 10:00", "2024-01-03 11:30"])})
+    frame.to_parquet(naive := tmp_path / "naive.parquet")
+    frame.assign(posted_at=frame["posted_at"].dt.tz_localize("Europe/Paris")).to_parquet(
+        aware := tmp_path / "aware.parquet")
+    assert load(naive)["posted_at"].tolist() == [pd.Timestamp("2024-01-02 10:00", tz="UTC"),
+                                                 pd.Timestamp("2024-01-03 11:30", tz="UTC")]
+    assert load(aware)["posted_at"].iloc[0] == pd.Timestamp("2024-01-02 09:00", tz="UTC")
+
+
 def test_canonical_names_need_no_map_and_tags_lists_are_joined(tmp_path: Path) -> None:
     path = tmp_path / "posts.jsonl"
     rows = [{"post_id": 1, "user_id": "u", "posted_at": 1704300000, "tags": ["a", "b"], "label": 2},

@@ -144,7 +144,10 @@ def to_text(values: pd.Series) -> pd.Series:
 
 
 def to_utc(values: pd.Series, field: str, source: str | None = None) -> pd.Series:
-    """Timestamps as unix seconds (or milliseconds), or as date strings, to UTC."""
+    """Timestamps (naive ones are UTC), unix seconds or milliseconds, or date strings, to UTC."""
+    if pd.api.types.is_datetime64_any_dtype(values):  # already times (Parquet): no parsing
+        times = values.dt.tz_localize("UTC") if values.dt.tz is None else values.dt.tz_convert("UTC")
+        return times.astype("datetime64[ns, UTC]")
     missing = missing_mask(values)
     present = values.where(~missing)
     numeric = pd.to_numeric(present, errors="coerce")
