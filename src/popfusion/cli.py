@@ -13,6 +13,7 @@ from rich.logging import RichHandler
 from rich.table import Table
 
 from popfusion import __version__
+from popfusion.crawl.cli import app as crawl_app
 from popfusion.data import describe as describe_mod
 from popfusion.data import synthetic
 from popfusion.data.schema import DataError
@@ -25,10 +26,13 @@ data_app = typer.Typer(help="Read, check, describe and generate datasets.", no_a
 app.add_typer(data_app, name="data")
 features_app = typer.Typer(help="Build the feature blocks a recipe asks for.", no_args_is_help=True)
 app.add_typer(features_app, name="features")
+app.add_typer(crawl_app, name="crawl")
 
 MapOption = Annotated[str | None, typer.Option(
     "--map", help="Column map for CSV/Parquet/JSONL, e.g. id=tweet_id,text=content,time=created_at")]
 ImageRootOption = Annotated[Path | None, typer.Option(help="Folder image paths are relative to.")]
+CrawledOption = Annotated[Path | None, typer.Option(
+    help="Crawled user totals to join (the output of popfusion crawl users).")]
 
 
 def _version(value: bool) -> None:
@@ -47,12 +51,13 @@ def main(
     logging.getLogger("popfusion").setLevel(logging.DEBUG if verbose else logging.INFO)
 
 
-def _load(path: Path | None, column_map: str | None, image_root: Path | None):
+def _load(path: Path | None, column_map: str | None, image_root: Path | None,
+          crawled: Path | str | None = None):
     """The table at ``path``, or the built-in sample when no path is given."""
     try:
         source = path if path is not None else synthetic.ensure_sample()
         with console.status(f"reading {source}"):
-            return load(source, column_map, image_root)
+            return load(source, column_map, image_root, crawled=crawled)
     except DataError as err:
         console.print(f"[bold red]error:[/] {err}")
         raise typer.Exit(1) from None
@@ -92,9 +97,10 @@ def data_validate(
     path: Annotated[Path, typer.Argument(help="SMPD folder or CSV/Parquet/JSONL file.")],
     column_map: MapOption = None,
     image_root: ImageRootOption = None,
+    crawled: CrawledOption = None,
 ) -> None:
     """Read a dataset and check it against the canonical schema."""
-    table = _load(path, column_map, image_root)
+    table = _load(path, column_map, image_root, crawled)
     splits = table["split"].value_counts().to_dict()
     console.print(f"[green]ok[/]: {len(table)} posts ({', '.join(f'{v} {k}' for k, v in splits.items())}), "
                   f"{table.shape[1]} columns, nothing skipped")
@@ -105,11 +111,12 @@ def data_describe(
     path: Annotated[Path | None, typer.Argument(help="Dataset; default: the built-in sample.")] = None,
     column_map: MapOption = None,
     image_root: ImageRootOption = None,
+    crawled: CrawledOption = None,
     plot: Annotated[Path | None, typer.Option(help="Write the label plot (PNG) here.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
-    """Row counts, missing values, labels, posts per user, time span and drift."""
-    table = _load(path, column_map, image_root)
+    """Row counts, missing values, labels, posts per user, time span, drift, crawl lag."""
+    table = _load(path, column_map, image_root, crawled)
     summary = describe_mod.describe(table)
     if as_json:
         print(json.dumps(summary, indent=2))
@@ -121,7 +128,7 @@ def data_describe(
 
 def _print_summary(summary: dict) -> None:
     console.print(f"[bold]{summary['rows']} posts[/] {summary.get('rows_by_split', '')}")
-    for title in ("label", "posts_per_user", "time_span"):
+    for title in ("label", "posts_per_user", "time_span", "crawled"):
         if title in summary:
             console.print(_kv_table(title.replace("_", " "), summary[title]))
     missing = {k: v for k, v in summary["missing"].items() if v > 0}
@@ -144,6 +151,7 @@ def features_build(
     data: Annotated[Path | None, typer.Option(help="Dataset; default: the recipe's, else the sample.")] = None,
     column_map: MapOption = None,
     image_root: ImageRootOption = None,
+    crawled: CrawledOption = None,
     cache: Annotated[Path | None, typer.Option(help="Feature cache folder.")] = None,
 ) -> None:
     """Build (or reuse from the cache) every feature block of a recipe."""
@@ -157,7 +165,8 @@ def features_build(
         console.print(f"[bold red]error:[/] {err}")
         raise typer.Exit(1) from None
     path = data or (Path(spec.data.path) if spec.data.path else None)
-    posts = _load(path, column_map or spec.data.map, image_root or spec.data.image_root)
+    posts = _load(path, column_map or spec.data.map, image_root or spec.data.image_root,
+                  crawled or spec.data.crawled)
     cache_dir = cache or Path(spec.cache_dir or synthetic.cache_dir() / "features")
     frame, results = build_features(posts, blocks, cache_dir)
     table = Table(title=f"features for {len(posts)} posts ({frame.shape[1]} columns, cache {cache_dir})")
@@ -177,6 +186,7 @@ def run(
     out: Annotated[Path | None, typer.Option(help="Run folder; default: runs/<recipe name>.")] = None,
     column_map: MapOption = None,
     image_root: ImageRootOption = None,
+    crawled: CrawledOption = None,
 ) -> None:
     """Build features, train the ensemble, fuse, predict, and write a run folder.
     Rerunning into the same folder resumes from finished features and models."""
@@ -190,7 +200,8 @@ def run(
         console.print(f"[bold red]error:[/] {err}")
         raise typer.Exit(1) from None
     path = data or (Path(spec.data.path) if spec.data.path else None)
-    posts = _load(path, column_map or spec.data.map, image_root or spec.data.image_root)
+    posts = _load(path, column_map or spec.data.map, image_root or spec.data.image_root,
+                  crawled or spec.data.crawled)
     run_dir = out or Path("runs") / spec.name
     model = PopFusion(spec, checkpoints=run_dir / "checkpoints").fit(posts)
     write_run(model, run_dir)
@@ -210,13 +221,14 @@ def predict(
     out: Annotated[Path | None, typer.Option(help="Output (.parquet, .csv or .json submission).")] = None,
     column_map: MapOption = None,
     image_root: ImageRootOption = None,
+    crawled: CrawledOption = None,
 ) -> None:
     """Score new posts with a saved run."""
     from popfusion.api import PopFusion
     from popfusion.submission import write_submission
 
     model = PopFusion.load(run_dir / "model.pkl")
-    posts = _load(data, column_map, image_root)
+    posts = _load(data, column_map, image_root, crawled)
     scores = model.predict(posts)
     out = out or run_dir / "predictions.parquet"
     if out.suffix == ".json":

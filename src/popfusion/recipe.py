@@ -19,6 +19,7 @@ class DataSpec(BaseModel):
     path: str | None = Field(None, description="SMPD folder or CSV/Parquet/JSONL; none: the built-in sample")
     map: str | dict[str, str] | None = Field(None, description="column map for CSV/Parquet/JSONL")
     image_root: str | None = None
+    crawled: str | None = Field(None, description="crawled user totals (popfusion crawl users) to join")
 
 
 class BlockSpec(BaseModel):

@@ -30,7 +30,24 @@ def describe(table: pd.DataFrame) -> dict:
         if len(labelled):
             out["label_by_month"] = label_by_month(labelled)
             out["label_by_time_decile"] = label_by_time_decile(labelled)
+        if "crawled_at" in table and table["crawled_at"].notna().any():
+            out["crawled"] = crawl_lag(table)
     return out
+
+
+def crawl_lag(table: pd.DataFrame) -> dict:
+    """When the crawled totals were fetched, against when the posts went out: totals taken
+    after a post include its own later views (a leak whose size grows with the lag)."""
+    has = table["crawled_at"].notna()
+    lag = (table.loc[has, "crawled_at"] - table.loc[has, "posted_at"]).dt.total_seconds() / 86400
+    return {
+        "posts_with_totals": round(float(has.mean()), 4),
+        "crawled_from": str(table["crawled_at"].min()), "crawled_to": str(table["crawled_at"].max()),
+        "days_after_post_min": round(float(lag.min()), 1),
+        "days_after_post_median": round(float(lag.median()), 1),
+        "days_after_post_max": round(float(lag.max()), 1),
+        "crawled_after_post_share": round(float((lag > 0).mean()), 4),
+    }
 
 
 def _missing(table: pd.DataFrame) -> dict[str, float]:

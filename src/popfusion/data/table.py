@@ -14,6 +14,7 @@ import orjson
 import pandas as pd
 
 from popfusion.data import schema
+from popfusion.data.crawled import join_crawled
 from popfusion.data.schema import DataError
 from popfusion.data.smpd import is_smpd_folder, read_smpd
 
@@ -56,15 +57,19 @@ def load(
     column_map: str | dict[str, str] | None = None,
     image_root: str | Path | None = None,
     vectors: bool = True,
+    crawled: str | Path | None = None,
 ) -> pd.DataFrame:
-    """Load posts from an SMPD folder or a CSV / Parquet / JSON Lines file."""
+    """Load posts from an SMPD folder or a CSV / Parquet / JSON Lines file, with the
+    crawled user totals from ``crawled`` (the output of ``popfusion crawl users``)."""
     path = Path(path)
     if path.is_dir():
         if not is_smpd_folder(path):
             raise DataError("folder holds no SMPD files (train_category.json / test_category.json)",
                             source=str(path))
-        return read_smpd(path, image_root=image_root, vectors=vectors)
-    return read_posts(path, column_map, image_root)
+        posts = read_smpd(path, image_root=image_root, vectors=vectors)
+    else:
+        posts = read_posts(path, column_map, image_root)
+    return join_crawled(posts, crawled) if crawled is not None else posts
 
 
 def read_posts(
