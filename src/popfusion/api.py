@@ -122,13 +122,17 @@ class PopFusion:
         """Drift-corrected final scores for new posts, indexed like ``posts``, from the
         feature blocks as fitted on the training posts; labels of the new posts, if any,
         are not read."""
-        new = posts.assign(split="test", label=np.nan)
-        X = pd.concat([block.transform(new) for block in self.blocks_], axis=1)
-        X = X.reindex(columns=self.columns_)  # a column the new data cannot give stays missing
-        self.ensemble_.texts = _texts(new)
+        X = self.features(posts)
+        self.ensemble_.texts = _texts(posts)
         preds = self.ensemble_.predict(X)
         return pd.Series(self.drift_.apply(_days(posts["posted_at"]), preds["final"].to_numpy()),
                          index=posts.index, name="popularity_score")
+
+    def features(self, posts: pd.DataFrame) -> pd.DataFrame:
+        """The feature frame the models see for new posts (their labels unread)."""
+        new = posts.assign(split="test", label=np.nan)
+        X = pd.concat([block.transform(new) for block in self.blocks_], axis=1)
+        return X.reindex(columns=self.columns_)  # a column the new data cannot give stays missing
 
     # -- persistence --------------------------------------------------------------------------
 

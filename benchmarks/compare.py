@@ -1,0 +1,357 @@
+"""popfusion against AutoGluon and a HyFea-style CatBoost, side by side on one synthetic
+SMPD and one machine.
+
+    python benchmarks/compare.py --posts 10000            # every system, writes BENCHMARKS.md
+    python benchmarks/compare.py --posts 100000 --systems fast,ag_best
+
+For each system: SRC and MAE on the chronological test split (the last third by time)
+with bootstrap intervals, the best SRC any model could reach (the generator's noise-free
+scores), training wall time, prediction throughput on unseen posts (a fresh synthetic
+set, so nothing is cached), and peak memory of the whole process tree (sampled).
+
+Systems: popfusion `fast` and `smp` (each from an empty feature cache); AutoGluon
+TabularPredictor `medium_quality` and `best_quality` on the canonical post table (text,
+categories, times, user id, image statistics; AutoGluon's own text handling) with the
+`smp` run's wall time as its time limit; AutoGluon `best_quality` on popfusion's `fast`
+feature frame; and HyFea (benchmarks/hyfea.py). AutoGluon is a peer, not a dependency:
+the first run installs it into its own virtual environment (--ag-venv) and says how long
+that took. Results go to benchmarks/results/compare-<posts>.json; BENCHMARKS.md gets one
+table per size and the plot benchmarks/compare.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from itertools import pairwise
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import psutil
+from report import machine, write_section
+
+from popfusion import load, metrics
+from popfusion.data import schema, synthetic
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+AG_REQUIREMENTS = ["torch==2.13.0", "autogluon.tabular[lightgbm,catboost,xgboost]==1.6.*", "pyarrow"]
+SYSTEMS = {
+    "fast": "popfusion fast", "smp": "popfusion smp", "ag_medium": "AutoGluon medium_quality",
+    "ag_best": "AutoGluon best_quality", "ag_features": "AutoGluon best_quality on popfusion features",
+    "hyfea": "HyFea-style CatBoost",
+}
+
+
+# -- measuring -----------------------------------------------------------------------------
+
+def measure(cmd: list[str], env: dict | None = None, log: Path | None = None) -> dict:
+    """Run ``cmd``; its wall time and the peak resident memory of its whole process tree."""
+    start = time.perf_counter()
+    with open(log or os.devnull, "w") as out:
+        proc = subprocess.Popen(cmd, env={**os.environ, **(env or {})}, stdout=out, stderr=subprocess.STDOUT)
+    peak = [0]
+
+    def sample() -> None:
+        root = psutil.Process(proc.pid)
+        while proc.poll() is None:
+            try:
+                tree = [root, *root.children(recursive=True)]
+                peak[0] = max(peak[0], sum(p.memory_info().rss for p in tree if p.is_running()))
+            except psutil.Error:
+                pass
+            time.sleep(0.2)
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    code = proc.wait()
+    thread.join()
+    if code != 0:
+        raise RuntimeError(f"{' '.join(cmd[:4])} ... failed with exit code {code}; see {log}")
+    return {"wall_seconds": time.perf_counter() - start, "peak_gb": peak[0] / 2**30}
+
+
+def scores(truth: pd.DataFrame, pred: pd.DataFrame, bootstrap: int) -> dict:
+    joined = truth.merge(pred, on="post_id", how="left")
+    if joined["prediction"].isna().any():
+        raise RuntimeError(f"{joined['prediction'].isna().sum()} test posts have no prediction")
+    return metrics.bootstrap(joined["label"], joined["prediction"], n=bootstrap)
+
+
+# -- data ----------------------------------------------------------------------------------
+
+def dataset(work: Path, posts: int, seed: int) -> Path:
+    path = work / f"smpd-{posts}-{seed}"
+    if not (path / synthetic.TRUTH).exists():
+        synthetic.generate(path, synthetic.SynthSpec(posts=posts, seed=seed))
+    return path
+
+
+def canonical_for_autogluon(posts: pd.DataFrame) -> pd.DataFrame:
+    """The canonical table as AutoGluon gets it: raw columns and image statistics, no
+    description vectors, no paths or split."""
+    from popfusion.features.image import ImageStats
+
+    keep = [c for c in posts.columns if not schema.is_vector_column(c)
+            and c not in ("image_path", "image_url", "split")]
+    table = posts[keep].copy()
+    if "image_path" in posts:
+        stats = ImageStats().fit_transform(posts)
+        table = pd.concat([table, stats], axis=1)
+    for col in table.columns:
+        if isinstance(table[col].dtype, pd.DatetimeTZDtype):
+            table[col] = table[col].dt.tz_convert(None)  # AutoGluon wants naive times
+        elif pd.api.types.is_string_dtype(table[col]):
+            table[col] = table[col].astype(object)
+    return table
+
+
+# -- systems -------------------------------------------------------------------------------
+
+def run_popfusion(preset: str, data: Path, new: Path, work: Path) -> tuple[pd.DataFrame, dict]:
+    home, run_dir = work / f"home-{preset}", work / f"run-{preset}"
+    shutil.rmtree(home, ignore_errors=True)
+    shutil.rmtree(run_dir, ignore_errors=True)
+    env = {"POPFUSION_HOME": str(home)}
+    cli = [sys.executable, "-c", "from popfusion.cli import app; app()"]
+    fit = measure([*cli, "run", preset, "--data", str(data), "--out", str(run_dir)], env,
+                  work / f"{preset}.log")
+    start = time.perf_counter()
+    predict = [*cli, "predict", str(run_dir), "--data", str(new), "--out", str(work / f"new-{preset}.parquet")]
+    subprocess.run(predict, env={**os.environ, **env}, check=True, capture_output=True)
+    predict_seconds = time.perf_counter() - start
+    test = pd.read_parquet(run_dir / "test_predictions.parquet")
+    pred = test[["post_id", "final_drift"]].rename(columns={"final_drift": "prediction"})
+    return pred, {**fit, "predict_seconds": predict_seconds}
+
+
+def ensure_autogluon(venv: Path) -> Path:
+    python = venv / "bin" / "python"
+    if python.exists() and subprocess.run([python, "-c", "import autogluon.tabular"],
+                                          capture_output=True).returncode == 0:
+        return python
+    print(f"installing AutoGluon into {venv} (its own environment; takes about 2 minutes here)")
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run([python, "-m", "pip", "install", "-q", "--upgrade", "pip"], check=True)
+    subprocess.run([python, "-m", "pip", "install", "-q", AG_REQUIREMENTS[0]], check=True)  # CPU torch first
+    subprocess.run([python, "-m", "pip", "install", "-q", *AG_REQUIREMENTS[1:]], check=True)
+    print(f"AutoGluon installed in {time.perf_counter() - start:.0f} s")
+    return python
+
+
+def run_autogluon(python: Path, frames: dict[str, pd.DataFrame], preset: str, budget: float, work: Path,
+                  name: str) -> tuple[pd.DataFrame, dict]:
+    folder = work / name
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    for part, frame in frames.items():
+        frame.to_parquet(folder / f"{part}.parquet")
+    out = folder / "pred.parquet"
+    fit = measure([str(python), str(HERE / "ag_worker.py"), "--train", str(folder / "train.parquet"),
+                   "--test", str(folder / "test.parquet"), "--new", str(folder / "new.parquet"),
+                   "--preset", preset, "--time-limit", f"{budget:.0f}", "--out", str(out),
+                   "--model-dir", str(folder / "model")], log=work / f"{name}.log")
+    info = json.loads(out.with_suffix(".json").read_text())
+    shutil.rmtree(folder / "model", ignore_errors=True)  # gigabytes of bagged models
+    return pd.read_parquet(out), {**fit, **info}
+
+
+def run_hyfea(data: Path, new: Path, work: Path) -> tuple[pd.DataFrame, dict]:
+    out = work / "hyfea.parquet"
+    fit = measure([sys.executable, str(HERE / "hyfea.py"), "--data", str(data), "--new", str(new), "--out",
+                   str(out)], log=work / "hyfea.log")
+    return pd.read_parquet(out), {**fit, **json.loads(out.with_suffix(".json").read_text())}
+
+
+def feature_frames(run_dir: Path, posts: pd.DataFrame, new: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """popfusion's `fast` features for AutoGluon: training and test posts as the run built
+    them (label features out of fold or strictly earlier), unseen posts from the fitted blocks."""
+    from popfusion.api import PopFusion
+    from popfusion.features.pipeline import build_features, make_block
+
+    model = PopFusion.load(run_dir / "model.pkl")
+    blocks = [make_block(b.block, b.params) for b in model.recipe.features]
+    frame, _ = build_features(posts, blocks, model.cache_dir)
+    frame = frame.reindex(columns=model.columns_).assign(post_id=posts["post_id"].to_numpy(),
+                                                        label=posts["label"].to_numpy())
+    train = posts["split"].to_numpy() == "train"
+    new_frame = model.features(new).assign(post_id=new["post_id"].to_numpy())
+    return {"train": frame[train], "test": frame[~train].drop(columns="label"), "new": new_frame}
+
+
+# -- the comparison ------------------------------------------------------------------------
+
+def compare(args: argparse.Namespace) -> dict:
+    work = args.work / f"compare-{args.posts}"
+    work.mkdir(parents=True, exist_ok=True)
+    data = dataset(args.work, args.posts, args.seed)
+    new_data = dataset(args.work, args.new_posts, args.seed + 1)
+    truth = pd.read_parquet(data / synthetic.TRUTH)
+    test_truth = truth[truth["split"] == "test"]
+    result = {"posts": args.posts, "seed": args.seed, "machine": machine(), "new_posts": args.new_posts,
+              "oracle_src": metrics.score(test_truth["label"], test_truth["expected_score"])["src"],
+              "systems": {}}
+    systems = [s for s in SYSTEMS if s in args.systems.split(",")]  # smp before AutoGluon (its budget)
+    if "ag_features" in systems and "fast" not in systems and not (work / "run-fast" / "model.pkl").exists():
+        systems.insert(0, "fast")  # AutoGluon on popfusion features needs the fast run's features
+    budget = args.budget
+    posts = new = None
+    if any(s.startswith("ag") for s in systems):
+        python = ensure_autogluon(args.ag_venv)
+        posts, new = load(data), load(new_data)
+    for system in systems:
+        print(f"== {SYSTEMS[system]} ({args.posts:,} posts)", flush=True)
+        if system in ("fast", "smp"):
+            pred, cost = run_popfusion(system, data, new_data, work)
+            if system == "smp":
+                budget = budget or cost["wall_seconds"]
+        elif system == "hyfea":
+            pred, cost = run_hyfea(data, new_data, work)
+        else:
+            limit = budget or 3600.0
+            if system == "ag_features":
+                frames = feature_frames(work / "run-fast", posts, new)
+            else:
+                table, new_table = canonical_for_autogluon(posts), canonical_for_autogluon(new)
+                train = posts["split"].to_numpy() == "train"
+                frames = {"train": table[train], "test": table[~train].drop(columns="label"),
+                          "new": new_table.drop(columns="label")}
+            preset = "medium_quality" if system == "ag_medium" else "best_quality"
+            pred, cost = run_autogluon(python, frames, preset, limit, work, system)
+            cost["time_limit"] = limit
+        cost["predict_posts_per_s"] = args.new_posts / cost.pop("predict_seconds")
+        result["systems"][system] = {"name": SYSTEMS[system], **cost,
+                                     **scores(test_truth[["post_id", "label"]], pred, args.bootstrap)}
+        print(json.dumps(result["systems"][system], default=float), flush=True)
+    return result
+
+
+# -- reporting -----------------------------------------------------------------------------
+
+def table(result: dict) -> str:
+    rows = ["| system | SRC (95% CI) | MAE (95% CI) | training wall | predict posts/s | peak memory |",
+            "|---|---|---|---|---|---|"]
+    for r in result["systems"].values():
+        src, mae = r["src"], r["mae"]
+        rows.append(f"| {r['name']} | {src['value']:.4f} ({src['low']:.3f}-{src['high']:.3f}) | "
+                    f"{mae['value']:.4f} ({mae['low']:.3f}-{mae['high']:.3f}) | "
+                    f"{r['wall_seconds'] / 60:.1f} min | {r['predict_posts_per_s']:,.0f} | "
+                    f"{r['peak_gb']:.1f} GB |")
+    return "\n".join(rows)
+
+
+def targets(result: dict) -> list[str]:
+    """The issue's targets as ratios measured in this run."""
+    s, out = result["systems"], []
+    if {"smp", "ag_best"} <= set(s):
+        d_src = s["smp"]["src"]["value"] - s["ag_best"]["src"]["value"]
+        d_mae = s["smp"]["mae"]["value"] - s["ag_best"]["mae"]["value"]
+        ratio = s["smp"]["wall_seconds"] / s["ag_best"]["wall_seconds"]
+        out.append(f"smp vs AutoGluon best: SRC {d_src:+.4f} (target >= +0.02), MAE {d_mae:+.4f} (target < 0), "
+                   f"wall time x{ratio:.2f} (target <= 0.5)")
+    if {"fast", "ag_best"} <= set(s):
+        d_src = s["fast"]["src"]["value"] - s["ag_best"]["src"]["value"]
+        ratio = s["fast"]["wall_seconds"] / s["ag_best"]["wall_seconds"]
+        out.append(f"fast vs AutoGluon best: SRC {d_src:+.4f} (target >= -0.01), wall time x{ratio:.2f} "
+                   "(target <= 0.1)")
+    return out
+
+
+def growth(results: list[dict]) -> list[str]:
+    """How training cost grows between sizes, against n log n."""
+    out = []
+    for a, b in pairwise(results):
+        for key in set(a["systems"]) & set(b["systems"]):
+            t = b["systems"][key]["wall_seconds"] / a["systems"][key]["wall_seconds"]
+            n = b["posts"] / a["posts"]
+            nlogn = n * np.log(b["posts"]) / np.log(a["posts"])
+            out.append(f"{SYSTEMS[key]}: {a['posts']:,} -> {b['posts']:,} posts, time x{t:.1f} "
+                       f"(n log n: x{nlogn:.1f})")
+    return out
+
+
+def plot(results: list[dict], path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for key, name in SYSTEMS.items():
+        runs = [r for r in results if key in r["systems"]]
+        if not runs:
+            continue
+        n = [r["posts"] for r in runs]
+        axes[0].plot(n, [r["systems"][key]["wall_seconds"] / 60 for r in runs], "o-", label=name)
+        axes[1].plot(n, [r["systems"][key]["peak_gb"] for r in runs], "o-", label=name)
+    for ax, ylabel in zip(axes, ("training wall time (min)", "peak memory (GB)"), strict=True):
+        ax.set(xscale="log", yscale="log", xlabel="posts", ylabel=ylabel)
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0].legend(fontsize=7)
+    fig.suptitle("popfusion, AutoGluon and HyFea by dataset size (2-core CPU)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def write_report(results: list[dict]) -> None:
+    parts = ["## Against AutoGluon and HyFea",
+             "`python benchmarks/compare.py --posts N` on a synthetic SMPD of N posts (train:test 2:1",
+             "by time), every system on the same machine, one after the other. SRC and MAE on the test",
+             "split with 95% bootstrap intervals; prediction speed on unseen posts (a fresh synthetic",
+             "set, features computed from scratch); peak memory of the whole process tree. AutoGluon's",
+             "time limit is the `smp` run's wall time.", ""]
+    for r in results:
+        parts += [f"### {r['posts']:,} posts", "",
+                  f"On {r['machine']}; best SRC any model could reach (noise-free scores): "
+                  f"**{r['oracle_src']:.4f}**. Reproduce: `python benchmarks/compare.py --posts {r['posts']} "
+                  f"--seed {r['seed']}`.", "", table(r), ""]
+        parts += [f"- {line}" for line in targets(r)] + [""]
+    lines = growth(results)
+    if lines:
+        parts += ["Growth of training time:", "", *[f"- {line}" for line in lines], ""]
+    if len(results) > 1:
+        plot(results, HERE / "compare.png")
+        parts += ["![wall time and peak memory against posts](benchmarks/compare.png)", ""]
+    write_section("\n".join(parts))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--posts", type=int, default=10_000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--new-posts", type=int, default=2000, help="unseen posts for prediction speed")
+    parser.add_argument("--systems", default=",".join(SYSTEMS), help=f"any of {', '.join(SYSTEMS)}")
+    parser.add_argument("--budget", type=float, default=None,
+                        help="AutoGluon time limit in seconds (default: the smp run's wall time)")
+    parser.add_argument("--bootstrap", type=int, default=200)
+    parser.add_argument("--work", type=Path, default=Path("/tmp/popfusion-compare"))
+    parser.add_argument("--ag-venv", type=Path, default=Path.home() / ".cache" / "popfusion" / "ag-venv")
+    parser.add_argument("--no-write", action="store_true", help="print only; BENCHMARKS.md untouched")
+    args = parser.parse_args()
+    result = compare(args)
+    if args.no_write:
+        return
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"compare-{args.posts}.json"
+    if path.exists():  # systems run separately at one size add up
+        old = json.loads(path.read_text())
+        result["systems"] = {**old["systems"], **result["systems"]}
+    path.write_text(json.dumps(result, indent=2, default=float))
+    results = sorted((json.loads(p.read_text()) for p in RESULTS.glob("compare-*.json")),
+                     key=lambda r: r["posts"])
+    write_report(results)
+    print("BENCHMARKS.md updated")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,52 @@
+"""Smoke test of benchmarks/compare.py: popfusion's path end to end on a tiny synthetic
+SMPD (AutoGluon is not installed in CI), the HyFea baseline, and the report."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+@pytest.fixture(scope="module")
+def compare():
+    sys.path.insert(0, str(BENCHMARKS))
+    import compare as module
+
+    yield module
+    sys.path.remove(str(BENCHMARKS))
+
+
+def test_compare_runs_popfusion_end_to_end(tmp_path: Path, compare) -> None:
+    args = argparse.Namespace(posts=400, seed=3, new_posts=80, systems="fast", budget=None,
+                              bootstrap=20, work=tmp_path, ag_venv=tmp_path / "no-venv")
+    result = compare.compare(args)
+    assert set(result["systems"]) == {"fast"} and 0.5 < result["oracle_src"] <= 1
+    r = result["systems"]["fast"]
+    assert -1 <= r["src"]["low"] <= r["src"]["value"] <= r["src"]["high"] <= 1 and r["src"]["value"] > 0
+    assert r["mae"]["value"] < 2.5  # a constant scores about 1.9 on these labels, chance much worse
+    assert r["wall_seconds"] > 0 and r["peak_gb"] > 0.05 and r["predict_posts_per_s"] > 0
+    assert not (tmp_path / "no-venv").exists()  # AutoGluon untouched without an ag system
+    assert "popfusion fast" in compare.table(result)
+    bigger = {**result, "posts": 800}
+    assert "x" in compare.growth([result, bigger])[0]
+    assert compare.plot([result, bigger], tmp_path / "plot.png").stat().st_size > 1000
+
+
+def test_hyfea_baseline_learns_the_user_effect(synth_small: Path, compare) -> None:
+    from hyfea import HyFea
+    from scipy.stats import spearmanr
+
+    from popfusion import load
+
+    posts = load(synth_small)
+    model = HyFea(folds=3, iterations=60).fit(posts)
+    train = posts[posts["split"] == "train"]
+    assert len(model.models_) == 3
+    assert spearmanr(model.predict(train), train["label"])[0] > 0.5
+    assert np.isfinite(model.predict(posts[posts["split"] == "test"])).all()
