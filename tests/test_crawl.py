@@ -48,14 +48,15 @@ def jpeg(seed: int, size: int = 24) -> bytes:
     return buf.getvalue()
 
 
-def posts_csv(path: Path, users: list[str], server: FakeServer | None = None) -> Path:
+def posts_csv(path: Path, users: list[str], server: FakeServer | None = None,
+              host: str | None = None) -> Path:
     """Two posts per user (one with the alias missing: the id is the fallback key)."""
     rows = []
     for i, user in enumerate(users):
         for j in range(2):
             rows.append({"post_id": f"{i}{j}", "user_id": f"{i}@N0{i}", "pathalias": user,
                          "posted_at": f"2016-0{1 + j}-1{i % 10}T10:00:00Z", "split": "train" if j else "test",
-                         "image_url": f"{server.url}/img/{i}{j}.jpg" if server else ""})
+                         "image_url": f"{host or server.url}/img/{i}{j}.jpg" if server else ""})
     pd.DataFrame(rows).to_csv(path, index=False)
     return path
 
@@ -206,10 +207,9 @@ def test_a_stopped_crawl_resumes_to_the_same_files(tmp_path: Path, server: FakeS
     server.routes = {f"/people/{u}/": [ok(profile_page(10 * i))] for i, u in enumerate(users)}
     server.routes |= {f"/img/{i}{j}.jpg": [ok(jpeg(10 * i + j), "image/jpeg")]
                       for i in range(8) for j in (0, 1)}
-    csv = posts_csv(tmp_path / "posts.csv", users, server)
-    common = ["--rate", "8", "--concurrency", "2", "--timeout", "5"]
-    run = {"users": ["crawl", "users", str(csv), "--base-url", server.url, *common],
-           "images": ["crawl", "images", str(csv), *common]}
+    csv = posts_csv(tmp_path / "posts.csv", users, server, host="https://live.staticflickr.com")
+    common = ["--rate", "8", "--concurrency", "2", "--timeout", "5", "--base-url", server.url]
+    run = {"users": ["crawl", "users", str(csv), *common], "images": ["crawl", "images", str(csv), *common]}
     outs = {"users": tmp_path / "stopped.parquet", "images": tmp_path / "stopped"}
     manifests = {"users": users_manifest(outs["users"]), "images": outs["images"] / "manifest.jsonl"}
     for kind in run:
@@ -261,3 +261,14 @@ def test_crawled_totals_reach_the_features_and_describe_shows_the_lag(tmp_path: 
     assert "meta_log_total_views" not in Metadata(language=False).fit_transform(posts)
     lag = describe(posts)["crawled"]
     assert lag["posts_with_totals"] == 0.75 and lag["days_after_post_median"] > 3000  # crawled years later
+
+
+def test_progress_bars_show_the_rate() -> None:
+    from types import SimpleNamespace
+
+    from popfusion.progress import RateColumn
+
+    column = RateColumn()
+    assert column.render(SimpleNamespace(finished_speed=None, speed=2.5)).plain == "2.5/s"
+    assert column.render(SimpleNamespace(finished_speed=None, speed=0.5)).plain == "30.0/min"
+    assert column.render(SimpleNamespace(finished_speed=None, speed=None)).plain == ""

@@ -77,9 +77,10 @@ def write_user_table(manifest: Manifest, out: Path) -> pd.DataFrame:
 
 
 def crawl_images(posts: pd.DataFrame, out: Path, client: PoliteClient, retry_failed: bool = False,
-                 dry_run: bool = False) -> runner.CrawlSummary:
-    """Download every post's image URL into ``out/<split>/<user_id>/<post_id>.jpg``."""
-    jobs = image_jobs(posts, out)
+                 dry_run: bool = False, base_url: str | None = None) -> runner.CrawlSummary:
+    """Download every post's image URL into ``out/<split>/<user_id>/<post_id>.jpg``
+    (from ``base_url`` instead of each URL's own host, when given)."""
+    jobs = image_jobs(posts, out, base_url)
     manifest = Manifest(out / "manifest.jsonl")
     gone = {k for k, (_, dest) in jobs.items() if manifest.status(k) == "done" and not dest.exists()}
 

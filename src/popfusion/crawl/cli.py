@@ -65,6 +65,7 @@ def users(
 def images(
     data: DataArg,
     out: Annotated[Path, typer.Option(help="Folder: images go to <out>/<split>/<user>/<post>.jpg.")],
+    base_url: BaseUrlOption = None,
     column_map: MapOption = None,
     rate: RateOption = 1.0,
     concurrency: ConcurrencyOption = 2,
@@ -78,7 +79,7 @@ def images(
     posts = _posts(data, column_map)
     client = PoliteClient(CrawlSettings(rate, concurrency, timeout, retries))
     with _stoppable():
-        summary = crawl_images(posts, out, client, retry_failed, dry_run)
+        summary = crawl_images(posts, out, client, retry_failed, dry_run, base_url)
     _finish(summary, out, out / "manifest.jsonl", dry_run)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pandas as pd
 from PIL import Image, UnidentifiedImageError
@@ -17,14 +18,23 @@ from popfusion.atomic import atomic_write
 from popfusion.crawl.client import FetchError, PoliteClient
 
 
-def image_jobs(posts: pd.DataFrame, out: Path) -> dict[str, tuple[str, Path]]:
-    """post id -> (url, destination) for every post with an image URL."""
+def image_jobs(posts: pd.DataFrame, out: Path, base_url: str | None = None) -> dict[str, tuple[str, Path]]:
+    """post id -> (url, destination) for every post with an image URL; ``base_url``
+    replaces each URL's scheme and host (a mirror, a test server)."""
     if "image_url" not in posts:
         return {}
     listed = posts[posts["image_url"].notna()]
     split = listed["split"].astype(str) if "split" in listed else pd.Series("train", index=listed.index)
-    return {str(pid): (str(url), out / s / str(uid) / f"{pid}.jpg") for pid, url, uid, s in
+    return {str(pid): (rebase(str(url), base_url), out / s / str(uid) / f"{pid}.jpg") for pid, url, uid, s in
             zip(listed["post_id"], listed["image_url"], listed["user_id"], split, strict=True)}
+
+
+def rebase(url: str, base_url: str | None) -> str:
+    """``url`` with the scheme and host of ``base_url`` (its path kept), or as it is."""
+    if not base_url:
+        return url
+    parts = urlsplit(url)
+    return base_url.rstrip("/") + parts.path + (f"?{parts.query}" if parts.query else "")
 
 
 def download_image(client: PoliteClient, url: str, dest: Path) -> dict:
