@@ -231,7 +231,20 @@ def compare(args: argparse.Namespace) -> dict:
         result["systems"][system] = {"name": SYSTEMS[system], **cost,
                                      **scores(test_truth[["post_id", "label"]], pred, args.bootstrap)}
         print(json.dumps(result["systems"][system], default=float), flush=True)
+        if not args.no_write:
+            save(result)  # a long run stopped later keeps the systems it finished
     return result
+
+
+def save(result: dict) -> Path:
+    """Add ``result`` to benchmarks/results/compare-<posts>.json (systems run separately add up)."""
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"compare-{result['posts']}.json"
+    if path.exists():
+        old = json.loads(path.read_text())
+        result = {**result, "systems": {**old["systems"], **result["systems"]}}
+    path.write_text(json.dumps(result, indent=2, default=float))
+    return path
 
 
 # -- reporting -----------------------------------------------------------------------------
@@ -338,15 +351,9 @@ def main() -> None:
     parser.add_argument("--ag-venv", type=Path, default=Path.home() / ".cache" / "popfusion" / "ag-venv")
     parser.add_argument("--no-write", action="store_true", help="print only; BENCHMARKS.md untouched")
     args = parser.parse_args()
-    result = compare(args)
+    compare(args)
     if args.no_write:
         return
-    RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / f"compare-{args.posts}.json"
-    if path.exists():  # systems run separately at one size add up
-        old = json.loads(path.read_text())
-        result["systems"] = {**old["systems"], **result["systems"]}
-    path.write_text(json.dumps(result, indent=2, default=float))
     results = sorted((json.loads(p.read_text()) for p in RESULTS.glob("compare-*.json")),
                      key=lambda r: r["posts"])
     write_report(results)

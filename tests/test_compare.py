@@ -24,7 +24,7 @@ def compare():
 
 def test_compare_runs_popfusion_end_to_end(tmp_path: Path, compare) -> None:
     args = argparse.Namespace(posts=400, seed=3, new_posts=80, systems="fast", budget=None,
-                              bootstrap=20, work=tmp_path, ag_venv=tmp_path / "no-venv")
+                              bootstrap=20, work=tmp_path, ag_venv=tmp_path / "no-venv", no_write=True)
     result = compare.compare(args)
     assert set(result["systems"]) == {"fast"} and 0.5 < result["oracle_src"] <= 1
     r = result["systems"]["fast"]
