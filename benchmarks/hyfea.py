@@ -40,7 +40,7 @@ class HyFea:
         words = normalize(self.vectorizer_.transform(field_texts(posts, "joined")), norm="l1")
         vectors = pd.DataFrame(self.svd_.transform(words), index=posts.index).add_prefix("word_")
         frame = pd.concat([meta, vectors], axis=1)
-        for col in self.cats_:
+        for col in meta.columns[meta.columns.str.endswith("__cat")]:
             frame[col] = frame[col].fillna(-1).astype(int).astype(str)
         frame["user_id"] = posts["user_id"].astype(str).to_numpy()
         return frame
@@ -48,17 +48,16 @@ class HyFea:
     def fit(self, posts: pd.DataFrame) -> HyFea:
         train = posts[posts["split"] == "train"]
         self.meta_ = Metadata(language=False).fit(posts)
-        self.vectorizer_ = CountVectorizer(min_df=2, binary=True, max_features=100_000).fit(
-            field_texts(train, "joined"))
-        self.svd_ = TruncatedSVD(self.dims, random_state=self.seed).fit(self.vectorizer_.transform(
-            field_texts(train, "joined")))
-        self.cats_ = [c for c in self.meta_.transform(posts.head(1)).columns if c.endswith("__cat")]
+        self.vectorizer_ = CountVectorizer(min_df=2, binary=True, max_features=100_000)
+        words = self.vectorizer_.fit_transform(field_texts(train, "joined"))
+        self.svd_ = TruncatedSVD(self.dims, random_state=self.seed).fit(words)
         X, y = self._frame(train), train["label"].to_numpy(float)
+        cats = [c for c in X.columns if c.endswith("__cat")]
         self.models_ = []
         for fit_rows, stop_rows in KFold(self.folds, shuffle=True, random_state=self.seed).split(X):
             model = CatBoostRegressor(iterations=self.iterations, learning_rate=0.05, depth=8,
                                       random_seed=self.seed, verbose=0, thread_count=-1,
-                                      allow_writing_files=False, cat_features=[*self.cats_, "user_id"])
+                                      allow_writing_files=False, cat_features=[*cats, "user_id"])
             model.fit(X.iloc[fit_rows], y[fit_rows], eval_set=(X.iloc[stop_rows], y[stop_rows]),
                       early_stopping_rounds=100)
             self.models_.append(model)

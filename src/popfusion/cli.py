@@ -63,6 +63,25 @@ def _load(path: Path | None, column_map: str | None, image_root: Path | None,
         raise typer.Exit(1) from None
 
 
+def _recipe(name_or_path: str):
+    """The recipe a preset name or YAML path gives, or a clear error and exit 1."""
+    from popfusion.recipe import load_recipe
+
+    try:
+        return load_recipe(name_or_path)
+    except ValueError as err:
+        console.print(f"[bold red]error:[/] {err}")
+        raise typer.Exit(1) from None
+
+
+def _recipe_posts(spec, data: Path | None, column_map: str | None, image_root: Path | None,
+                  crawled: Path | None):
+    """The posts of a recipe's data section, each option given on the command line winning."""
+    path = data or (Path(spec.data.path) if spec.data.path else None)
+    return _load(path, column_map or spec.data.map, image_root or spec.data.image_root,
+                 crawled or spec.data.crawled)
+
+
 @data_app.command("sample")
 def data_sample(
     posts: Annotated[int, typer.Option(help="Number of posts.")] = synthetic.SAMPLE_POSTS,
@@ -156,17 +175,14 @@ def features_build(
 ) -> None:
     """Build (or reuse from the cache) every feature block of a recipe."""
     from popfusion.features.pipeline import build_features, make_block
-    from popfusion.recipe import load_recipe
 
+    spec = _recipe(recipe)
     try:
-        spec = load_recipe(recipe)
         blocks = [make_block(b.block, b.params) for b in spec.features]
     except ValueError as err:
         console.print(f"[bold red]error:[/] {err}")
         raise typer.Exit(1) from None
-    path = data or (Path(spec.data.path) if spec.data.path else None)
-    posts = _load(path, column_map or spec.data.map, image_root or spec.data.image_root,
-                  crawled or spec.data.crawled)
+    posts = _recipe_posts(spec, data, column_map, image_root, crawled)
     cache_dir = cache or Path(spec.cache_dir or synthetic.cache_dir() / "features")
     frame, results = build_features(posts, blocks, cache_dir)
     table = Table(title=f"features for {len(posts)} posts ({frame.shape[1]} columns, cache {cache_dir})")
@@ -191,17 +207,10 @@ def run(
     """Build features, train the ensemble, fuse, predict, and write a run folder.
     Rerunning into the same folder resumes from finished features and models."""
     from popfusion.api import PopFusion
-    from popfusion.recipe import load_recipe
     from popfusion.runs import write_run
 
-    try:
-        spec = load_recipe(recipe)
-    except ValueError as err:
-        console.print(f"[bold red]error:[/] {err}")
-        raise typer.Exit(1) from None
-    path = data or (Path(spec.data.path) if spec.data.path else None)
-    posts = _load(path, column_map or spec.data.map, image_root or spec.data.image_root,
-                  crawled or spec.data.crawled)
+    spec = _recipe(recipe)
+    posts = _recipe_posts(spec, data, column_map, image_root, crawled)
     run_dir = out or Path("runs") / spec.name
     model = PopFusion(spec, checkpoints=run_dir / "checkpoints").fit(posts)
     write_run(model, run_dir)

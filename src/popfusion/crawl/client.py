@@ -80,8 +80,8 @@ class PoliteClient:
     def get(self, url: str, params: dict | None = None) -> requests.Response:
         """The response to a GET, body read in full; ``FetchError`` once retries run out
         or on a final answer (a 4xx other than 429)."""
-        s = self.settings
-        for attempt in range(s.retries + 1):
+        s, attempt = self.settings, 0
+        while True:
             self.limiter.wait()
             try:
                 response = self.session.get(url, params=params, timeout=s.timeout)
@@ -104,7 +104,7 @@ class PoliteClient:
             if attempt == s.retries:
                 raise failure
             time.sleep(self._backoff(attempt, wait))
-        raise AssertionError("unreachable")
+            attempt += 1
 
     def _backoff(self, attempt: int, asked: float | None) -> float:
         jittered = self.settings.backoff * 2**attempt * self.random.uniform(0.5, 1.5)

@@ -45,9 +45,8 @@ def join_crawled(posts: pd.DataFrame, path: str | Path) -> pd.DataFrame:
     """``posts`` with the crawled totals of their authors (replacing any already there)."""
     crawled = read_crawled(path).set_index("pathalias")
     keys = user_keys(posts)
-    out = posts.drop(columns=[c for c in crawled.columns if c in posts])
-    for col in crawled.columns:
-        out[col] = keys.map(crawled[col]).astype(crawled[col].dtype)
+    totals = crawled.reindex(keys.to_numpy()).set_axis(posts.index)
+    out = pd.concat([posts.drop(columns=[c for c in crawled.columns if c in posts]), totals], axis=1)
     found = keys.isin(crawled.index)
     log.info("crawled totals for %d of %d posts (%d users); %d posts have none",
              int(found.sum()), len(posts), int(keys[found].nunique()), int((~found).sum()))

@@ -156,7 +156,7 @@ class Metadata(FeatureBlock):
 def _crawled(posts: pd.DataFrame) -> pd.DataFrame:
     """Crawled totals (log) and per-photo ratios. They were taken after the posts, so
     they include the posts' own later views: a leak on a leaderboard, documented."""
-    present = [c for c in schema.CRAWLED if c in posts and c != "crawled_at"]
+    present = [c for c in schema.CRAWLED if c in posts]
     f = {f"log_{c}": np.log1p(posts[c]) for c in present}
     photos = posts["user_photo_count"].clip(lower=1) if "user_photo_count" in posts else None
     if photos is not None:
