@@ -33,6 +33,8 @@ def test_train_rows_see_only_strictly_earlier_labels() -> None:
     assert feats["user_label_mean"].iloc[7] == pytest.approx(31 / 5)  # test row: all train labels
     assert np.isnan(feats["user_label_mean"].iloc[0]) and np.isnan(feats["user_label_mean"].iloc[8])
     assert feats["user_label_seen"].tolist() == [0, 1, 1, 1, 1, 0, 1, 1, 0]
+    # days since the newest label the post may see: for the test row, the last training post
+    np.testing.assert_allclose(feats["user_label_age_days"], [np.nan, 10, 10, 10, 10, np.nan, 10, 10, np.nan])
 
 
 def test_activity_features() -> None:

@@ -13,7 +13,7 @@ import pandas as pd
 
 from popfusion.features.base import FeatureBlock, labelled_mask, utc_seconds
 from popfusion.features.sources import block_embeddings
-from popfusion.features.target_stats import earlier_label_stats
+from popfusion.features.target_stats import cutoffs, earlier_label_stats
 
 
 class Clusters(FeatureBlock):
@@ -67,11 +67,11 @@ class Clusters(FeatureBlock):
         fine, dist = self._assign(emb)
         f = {"distance": dist}
         t = utc_seconds(posts["posted_at"])
+        cut = cutoffs(posts["post_id"], t, next(iter(self.history_.values()))["post_id"])
         for level, mapping in self.maps_.items():
             ids = np.where(fine >= 0, mapping[np.maximum(fine, 0)], -1)
             f[f"k{level}__cat"] = ids
-            queries = pd.DataFrame({"post_id": posts["post_id"].to_numpy(), "key": ids, "t": t},
-                                   index=posts.index)
+            queries = pd.DataFrame({"key": ids, "t": t, "cutoff": cut}, index=posts.index)
             stats = earlier_label_stats(self.history_[level], queries)
             for col in ("mean", "count", "mean_shrunk"):
                 f[f"k{level}_label_{col}"] = np.where(ids >= 0, stats[col], np.nan)

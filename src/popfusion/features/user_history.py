@@ -2,10 +2,10 @@
 
 Activity features (posts per user over train and test, rank in the user's timeline,
 gaps to the previous and next post) read no labels. Target statistics (mean, median,
-std, count and a shrunk mean of the user's earlier labels) are strictly time-respecting:
-a training post sees only training posts of its user published strictly before it (never
-itself, never a post at the same second or later); any other post sees all training
-labels of its user.
+std, count, a shrunk mean of the user's earlier labels and the age of the newest) are
+strictly time-respecting: a training post sees only training posts of its user published
+strictly before it (never itself, never a post at the same second or later); any other
+post sees all training labels of its user.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from popfusion.features.base import FeatureBlock, labelled_mask, utc_seconds
-from popfusion.features.target_stats import earlier_label_stats, previous_mean
+from popfusion.features.target_stats import cutoffs, earlier_label_stats, previous_mean
 
 _DAY = 86400.0
 
@@ -28,19 +28,19 @@ class UserHistory(FeatureBlock):
     """
 
     name = "user"
-    version = 2
+    version = 3
     uses_labels = True
 
     def __init__(self, shrink: float = 3.0, window: int = 5) -> None:
         super().__init__(shrink=shrink, window=window)
 
     def fit(self, posts: pd.DataFrame) -> UserHistory:
-        train = posts[labelled_mask(posts)]
+        labelled, t = labelled_mask(posts), utc_seconds(posts["posted_at"])
         self.history_ = pd.DataFrame({
-            "post_id": train["post_id"].to_numpy(),
-            "user_id": train["user_id"].to_numpy(),
-            "t": utc_seconds(train["posted_at"]),
-            "label": train["label"].to_numpy("float64"),
+            "post_id": posts["post_id"].to_numpy()[labelled],
+            "user_id": posts["user_id"].to_numpy()[labelled],
+            "t": t[labelled],
+            "label": posts["label"].to_numpy("float64")[labelled],
         })
         self.activity_ = _content(posts)
         self.user_codes_ = {u: i for i, u in enumerate(pd.unique(posts["user_id"]))}
@@ -81,8 +81,10 @@ class UserHistory(FeatureBlock):
     # -- label statistics, strictly earlier in time ------------------------------------------
 
     def _targets(self, posts: pd.DataFrame) -> pd.DataFrame:
-        queries = pd.DataFrame({"post_id": posts["post_id"].to_numpy(), "key": posts["user_id"].to_numpy(),
-                                "t": utc_seconds(posts["posted_at"])}, index=posts.index)
+        t = utc_seconds(posts["posted_at"])
+        queries = pd.DataFrame({"key": posts["user_id"].to_numpy(), "t": t,
+                                "cutoff": cutoffs(posts["post_id"], t, self.history_["post_id"])},
+                               index=posts.index)
         history = self.history_.rename(columns={"user_id": "key"})
         stats = earlier_label_stats(history, queries, self.params["window"], self.params["shrink"])
         return stats.add_prefix("label_")
