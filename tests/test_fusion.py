@@ -114,6 +114,20 @@ def test_ensemble_tiers_and_pseudo_labels_respect_their_masks() -> None:
     np.testing.assert_allclose(again["final"], ens.test_["final"], rtol=1e-6)
 
 
+def test_test_rows_are_predicted_by_models_refitted_on_every_row() -> None:
+    X, y = _frame()
+    train, test = slice(0, 700), slice(700, 900)
+    args = (X[train], y[train], np.arange(700.0), np.arange(700), X[test])
+    refit, folds = Ensemble(SPECS, n_folds=3).fit(*args), Ensemble(SPECS, n_folds=3, refit=False).fit(*args)
+    assert [len(refit.models_[s.name]) for s in SPECS] == [1, 1, 1]
+    assert [len(folds.models_[s.name]) for s in SPECS] == [3, 3, 3]
+    pd.testing.assert_frame_equal(refit.oof_, folds.oof_)  # the folds and blends are the same
+    assert 1 <= refit.models_["lgb"][0].model_.booster_.num_trees() <= 80  # the folds' mean budget
+    ridge = refit.models_["ridge_user"][0]
+    expected = ridge.predict(X[test][["meta_a", "user_b"]])
+    np.testing.assert_allclose(refit.test_["ridge_user"], expected, rtol=1e-6)
+
+
 def test_submission_round_trip(tmp_path: Path) -> None:
     ids, scores = pd.Series(["775", "1075"]), pd.Series([6.5123456, 7.0])
     doc = to_submission(ids, scores)

@@ -44,6 +44,22 @@ def test_fits_beats_constant_and_round_trips(kind: str, tmp_path: Path) -> None:
     np.testing.assert_array_equal(loaded.predict(X[test]), pred)
     importance = model.feature_importance()
     assert importance is None or set(importance.index) >= {"f0", "f1"}
+    # the budget a refit on every row gets: how long the early-stopped fit ran
+    budget = model.budget()
+    limits = {"n_estimators": 150, "iterations": 150, "epochs": FAST[kind].get("epochs")}
+    assert (budget == {}) == (kind == "ridge"), budget
+    assert all(1 <= v <= limits[k] for k, v in budget.items()), budget
+
+
+def test_a_refit_with_the_budget_runs_as_long_as_the_stopped_fit() -> None:
+    X, y = _data()
+    stopped = make_model("lightgbm", {**FAST["lightgbm"], "n_estimators": 2000})
+    stopped.fit(X[:600], y[:600], X[600:], y[600:])
+    budget = stopped.budget()
+    assert budget["n_estimators"] < 2000
+    refit = make_model("lightgbm", {**FAST["lightgbm"], **budget}).fit(X, y)
+    assert refit.model_.booster_.num_trees() == budget["n_estimators"]
+    assert refit.budget() == {}  # nothing stopped it
 
 
 def test_text_regressor_with_a_tiny_local_model(tmp_path: Path) -> None:

@@ -62,6 +62,7 @@ def test_run_writes_every_artifact_and_predict_and_evaluate_work(tiny: Path, tmp
     assert {"lgb_all", "tier2_all", "tier2_user", "tier2_text", "final", "final_drift"} <= set(m["holdout"])
     assert set(m["holdout"]["final"]["src"]) == {"value", "low", "high"}
     assert len(m["pseudo_label_rounds"]) == 2
+    assert m["pseudo_label_rounds_used"] == int(np.argmax([r["src"] for r in m["pseudo_label_rounds"]]))
     sub = json.loads((out / "submission.json").read_text())
     assert len(sub["result"]) == 200 and sub["result"][0]["post_id"].startswith("post")
     assert "<img src='data:image/png;base64," in (out / "report.html").read_text()
@@ -116,11 +117,12 @@ def test_same_recipe_same_predictions_and_resume(posts: pd.DataFrame, tmp_path: 
 
 
 def test_hold_out_rows_are_never_pseudo_labelled(posts: pd.DataFrame, tmp_path: Path, monkeypatch) -> None:
-    seen = []
+    seen, rounds = [], []
     original = Ensemble.fit
 
     def spy(self, X, y, times, users, X_test, pseudo_rounds=0, pseudo_share=0.3, pseudo_ok=None):
         seen.append(pd.Series(pseudo_ok, index=X_test.index))
+        rounds.append(pseudo_rounds)
         return original(self, X, y, times, users, X_test, pseudo_rounds, pseudo_share, pseudo_ok)
 
     monkeypatch.setattr(Ensemble, "fit", spy)
@@ -130,3 +132,5 @@ def test_hold_out_rows_are_never_pseudo_labelled(posts: pd.DataFrame, tmp_path: 
     held = posts.index[posts["post_id"].isin(hold["post_id"])]
     assert not validation_ok.loc[held].any()
     assert validation_ok.loc[posts.index[posts["split"] == "test"]].all()
+    # the final stage runs only the rounds that helped on the hold-out
+    assert rounds == [model.recipe.pseudo.rounds, model.pseudo_rounds_]

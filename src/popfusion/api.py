@@ -5,8 +5,8 @@
 
 ``fit`` runs two stages. The validation stage hides the last share of training time
 (its labels become unknown, as test labels are) and measures every model and tier on it;
-the drift correction is learned there. The final stage refits on every label and predicts
-the test posts. Fitted state lives in attributes ending in ``_``.
+the drift correction is learned there, and so is how many pseudo-label rounds help. The
+final stage refits on every label and predicts the test posts. Fitted state lives in attributes ending in ``_``.
 """
 
 from __future__ import annotations
@@ -57,10 +57,11 @@ class PopFusion:
                  (labelled & ~holdout).sum(), holdout.sum(), 100 * self.recipe.validation.holdout)
         hidden = posts.assign(split=np.where(holdout, "test", posts["split"]),
                               label=posts["label"].where(~holdout))
-        val = self._stage(hidden, "validation", pseudo_ok=(posts["split"] == "test").to_numpy(), fitted=False)
+        is_test = (posts["split"] == "test").to_numpy()
+        val = self._stage(hidden, "validation", is_test, self.recipe.pseudo.rounds, fitted=False)
         self._validate(posts, holdout, val)
-        log.info("final stage: %d training posts", labelled.sum())
-        final = self._stage(posts, "final", pseudo_ok=(posts["split"] == "test").to_numpy(), fitted=True)
+        log.info("final stage: %d training posts, %d pseudo-label round(s)", labelled.sum(), self.pseudo_rounds_)
+        final = self._stage(posts, "final", is_test, self.pseudo_rounds_, fitted=True)
         self.blocks_ = final["blocks"]
         self.ensemble_ = final["ensemble"]
         self.oof_ = final["ensemble"].oof_.assign(label=posts.loc[final["train"], "label"].to_numpy())
@@ -73,7 +74,7 @@ class PopFusion:
                              for c in self.oof_.columns if c != "label"}
         return self
 
-    def _stage(self, posts: pd.DataFrame, stage: str, pseudo_ok: np.ndarray, fitted: bool) -> dict:
+    def _stage(self, posts: pd.DataFrame, stage: str, pseudo_ok: np.ndarray, rounds: int, fitted: bool) -> dict:
         blocks = [make_block(b.block, b.params) for b in self.recipe.features]
         frame, results = build_features(posts, blocks, self.cache_dir, fitted)
         self.feature_summary_ = [vars(r) for r in results]
@@ -86,16 +87,17 @@ class PopFusion:
             n_folds=r.validation.folds, scheme=r.validation.scheme, fusion=r.fusion.method,
             mae_weight=r.fusion.mae_weight, label_transform=r.label_transform, seed=r.seed,
             checkpoints=self.checkpoints / stage if self.checkpoints else None,
-            texts=_texts(posts),
+            texts=_texts(posts), refit=r.validation.refit,
         ).fit(frame.iloc[order], posts["label"].to_numpy(float)[order],
               utc_seconds(posts["posted_at"].iloc[order]), posts["user_id"].to_numpy()[order],
-              frame.iloc[rest], r.pseudo.rounds, r.pseudo.share, pseudo_ok[rest])
+              frame.iloc[rest], rounds, r.pseudo.share, pseudo_ok[rest])
         self.columns_ = list(frame.columns)
         return {"ensemble": ensemble, "train": order, "blocks": blocks}
 
     def _validate(self, posts: pd.DataFrame, holdout: np.ndarray, stage: dict) -> None:
         """Scores of every model and tier on the hold-out, the drift correction, and the
-        score of each pseudo-label round."""
+        score of each pseudo-label round; the final stage runs the rounds up to the best
+        one (none if no round beat the models without pseudo-labels)."""
         ens = stage["ensemble"]
         rows = np.flatnonzero(holdout)
         y = posts["label"].to_numpy(float)[rows]
@@ -108,6 +110,10 @@ class PopFusion:
                             if n else {m: {"value": v} for m, v in metrics.score(y, preds[c]).items()}
                             for c in preds.columns}
         self.rounds_ = [metrics.score(y, r.loc[rows, "final"]) for r in ens.rounds_]
+        self.pseudo_rounds_ = int(np.argmax([r["src"] for r in self.rounds_]))
+        if self.pseudo_rounds_ < len(self.rounds_) - 1:
+            log.info("pseudo-labels: %d of %d round(s) helped on the hold-out (SRC %s)", self.pseudo_rounds_,
+                     len(self.rounds_) - 1, ", ".join(f"{r['src']:.4f}" for r in self.rounds_))
         self.holdout_predictions_ = preds.assign(
             post_id=posts["post_id"].to_numpy()[rows], label=y, posted_at=posts["posted_at"].to_numpy()[rows],
             **({"category": posts["category"].to_numpy()[rows]} if "category" in posts else {}))

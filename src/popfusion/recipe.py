@@ -41,6 +41,8 @@ class ValidationSpec(BaseModel):
     holdout: float = Field(0.2, gt=0, lt=1, description="last share of training time held out")
     folds: int = Field(3, ge=2)
     scheme: Literal["time", "user", "random"] = "time"
+    refit: bool = Field(True, description="predict test posts with each model refitted on every "
+                                          "labelled row (else the mean of its fold models)")
 
 
 class PseudoSpec(BaseModel):

@@ -25,6 +25,7 @@ def write_report(model, path: Path) -> Path:
         f"training time ({len(hold):,} posts). Scores on the hold-out with 95% bootstrap intervals.</p>",
         _scores_table(model.validation_),
         "<h2>Pseudo-label rounds (hold-out, final blend)</h2>",
+        f"<p>The final stage ran {model.pseudo_rounds_} round(s): those up to the best on the hold-out.</p>",
         _table(pd.DataFrame(model.rounds_).rename_axis("round").reset_index()),
         f"<h2>Drift correction</h2><p>{html.escape(str(model.drift_.describe()))}</p>",
         "<h2>Predicted against true (hold-out)</h2>", _img(_scatter(hold)),

@@ -49,6 +49,7 @@ def run_metrics(model: PopFusion) -> dict:
         "validation_oof": model.validation_oof_,
         "final_oof": model.oof_metrics_,
         "pseudo_label_rounds": model.rounds_,
+        "pseudo_label_rounds_used": model.pseudo_rounds_,
         "drift": model.drift_.describe(),
         "fusion_weights": model.weights_,
         "features": model.feature_summary_,

@@ -39,6 +39,12 @@ class Model(ABC):
     def feature_importance(self) -> pd.Series | None:
         return None
 
+    def budget(self) -> dict[str, Any]:
+        """After a fit that stopped early on validation data: the parameters that make a
+        fit without validation data run as long (trees, epochs). The ensemble refits each
+        model on every labelled row with the folds' mean budget; empty if nothing stopped."""
+        return {}
+
     def save(self, path: str | Path) -> Path:
         return save_pickle(self, path)
 

@@ -36,7 +36,7 @@ class DaeCnn(Model):
         x = self.prep_.transform(X)
         x_val = self.prep_.transform(X_val) if X_val is not None else None
         self.target_ = LabelTransform("standard").fit(y)
-        train_regressor(self.net_, x, self.target_.transform(y), x_val,
+        self.epochs_ = train_regressor(self.net_, x, self.target_.transform(y), x_val,
                         None if y_val is None else self.target_.transform(y_val),
                         epochs=p["epochs"], batch_size=p["batch_size"], lr=p["lr"], seed=p["seed"])
         self.unlabelled = None  # do not keep test data in the saved model
@@ -63,6 +63,9 @@ class DaeCnn(Model):
                 nn.functional.mse_loss(decoder(encoder(noisy)), clean).backward()
                 opt.step()
         return encoder
+
+    def budget(self) -> dict:
+        return {"epochs": self.epochs_}
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         return self.target_.inverse(predict(self.net_, self.prep_.transform(X)).numpy().astype(np.float64))

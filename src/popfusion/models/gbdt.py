@@ -44,6 +44,10 @@ class LightGBM(Model):
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         return self.model_.predict(_cats(X, self.cats_))
 
+    def budget(self) -> dict:
+        stopped = self.model_.best_iteration_  # 0 without early stopping
+        return {"n_estimators": stopped} if stopped else {}
+
     def feature_importance(self) -> pd.Series:
         booster = self.model_.booster_
         return pd.Series(booster.feature_importance("gain"), index=booster.feature_name()).sort_values(
@@ -78,6 +82,10 @@ class CatBoost(Model):
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         return self.model_.predict(_ints(X, categorical_columns(X)))
+
+    def budget(self) -> dict:
+        stopped = self.model_.get_best_iteration()  # None without an eval set
+        return {"iterations": stopped + 1} if stopped is not None else {}
 
     def feature_importance(self) -> pd.Series:
         return pd.Series(self.model_.get_feature_importance(), index=self.model_.feature_names_).sort_values(

@@ -44,6 +44,10 @@ class TabNet(Model):
                         virtual_batch_size=min(128, batch), num_workers=0, **evals)
         return self
 
+    def budget(self) -> dict:
+        stopped = getattr(self.model_, "best_epoch", None)  # set only with an eval set
+        return {"epochs": stopped + 1} if stopped is not None else {}
+
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         return self.target_.inverse(self.model_.predict(self.prep_.transform(X)).ravel().astype(np.float64))
 

@@ -18,16 +18,17 @@ def seed_everything(seed: int) -> None:
 def train_regressor(module, x: np.ndarray, y: np.ndarray, x_val: np.ndarray | None = None,
                     y_val: np.ndarray | None = None, epochs: int = 30, batch_size: int = 512,
                     lr: float = 1e-3, weight_decay: float = 1e-5, patience: int = 5, seed: int = 0):
-    """Fit ``module`` (inputs -> one output per row) and return it with its best weights."""
+    """Fit ``module`` (inputs -> one output per row) to its best weights; returns how many
+    epochs those took (all of them without validation data)."""
     import torch
 
     seed_everything(seed)
     opt = torch.optim.AdamW(module.parameters(), lr=lr, weight_decay=weight_decay)
     loss_fn = torch.nn.HuberLoss(delta=1.0)
     xt, yt = torch.from_numpy(np.ascontiguousarray(x, np.float32)), torch.from_numpy(np.asarray(y, np.float32))
-    best, best_loss, waited = copy.deepcopy(module.state_dict()), np.inf, 0
+    best, best_loss, best_epochs, waited = copy.deepcopy(module.state_dict()), np.inf, epochs, 0
     gen = torch.Generator().manual_seed(seed)
-    for _ in range(epochs):
+    for epoch in range(1, epochs + 1):
         module.train()
         for idx in torch.randperm(len(xt), generator=gen).split(batch_size):
             opt.zero_grad()
@@ -37,14 +38,15 @@ def train_regressor(module, x: np.ndarray, y: np.ndarray, x_val: np.ndarray | No
             continue
         val_loss = float(loss_fn(predict(module, x_val), torch.from_numpy(np.asarray(y_val, np.float32))))
         if val_loss < best_loss - 1e-5:
-            best, best_loss, waited = copy.deepcopy(module.state_dict()), val_loss, 0
+            best, best_loss, best_epochs, waited = copy.deepcopy(module.state_dict()), val_loss, epoch, 0
         else:
             waited += 1
             if waited >= patience:
                 break
     if x_val is not None:
         module.load_state_dict(best)
-    return module.eval()
+    module.eval()
+    return best_epochs
 
 
 def predict(module, x: np.ndarray, batch_size: int = 4096):
