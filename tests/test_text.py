@@ -33,9 +33,14 @@ def test_use_is_multilingual() -> None:
 
 def test_use_worker_processes_give_the_same_vectors() -> None:
     texts = [f"photo number {i} of the {w} at dusk" for i in range(40) for w in ("river", "cat")]
-    split = UseEncoder(workers=2, min_split=16).encode(texts)
+    encoder = UseEncoder(workers=2, min_split=16)
+    split = encoder.encode(texts)
     assert split.shape == (80, 512)
     np.testing.assert_allclose(split, UseEncoder(workers=1).encode(texts), atol=1e-5)
+    workers = encoder.pool._processes.values()
+    encoder.close()  # the workers stop; a later encode starts new ones
+    assert encoder.pool is None and not any(w.is_alive() for w in workers)
+    np.testing.assert_allclose(encoder.encode(texts[:40]), split[:40], atol=1e-6)
 
 
 def test_block_columns_fields_and_empty_text() -> None:

@@ -60,7 +60,8 @@ class PopFusion:
         is_test = (posts["split"] == "test").to_numpy()
         val = self._stage(hidden, "validation", is_test, self.recipe.pseudo.rounds, fitted=False)
         self._validate(posts, holdout, val)
-        log.info("final stage: %d training posts, %d pseudo-label round(s)", labelled.sum(), self.pseudo_rounds_)
+        log.info("final stage: %d training posts, %d pseudo-label round(s)", labelled.sum(),
+                 self.pseudo_rounds_)
         final = self._stage(posts, "final", is_test, self.pseudo_rounds_, fitted=True)
         self.blocks_ = final["blocks"]
         self.ensemble_ = final["ensemble"]

