@@ -334,7 +334,8 @@ def write_report(results: list[dict]) -> None:
                   f"**{r['oracle_src']:.4f}**. Reproduce: `python benchmarks/compare.py --posts {r['posts']} "
                   f"--seed {r['seed']}`.", "", table(r), ""]
         parts += [f"- {line}" for line in targets(r)]
-        parts += [f"- {v['name']}: {v['note']}" for v in r["systems"].values() if v.get("note")] + [""]
+        parts += [f"- {v['name']}: {v['note']}" for v in r["systems"].values() if v.get("note")]
+        parts += [f"- {note}" for note in r.get("notes", [])] + [""]  # runs that gave no scores
     lines = growth(results)
     if lines:
         parts += ["Growth of training time:", "", *[f"- {line}" for line in lines], ""]
