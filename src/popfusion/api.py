@@ -6,7 +6,8 @@
 ``fit`` runs two stages. The validation stage hides the last share of training time
 (its labels become unknown, as test labels are) and measures every model and tier on it;
 the drift correction is learned there, and so is how many pseudo-label rounds help. The
-final stage refits on every label and predicts the test posts. Fitted state lives in attributes ending in ``_``.
+final stage refits on every label and predicts the test posts. Fitted state lives in
+attributes ending in ``_``.
 """
 
 from __future__ import annotations

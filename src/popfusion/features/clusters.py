@@ -67,7 +67,8 @@ class Clusters(FeatureBlock):
         fine, dist = self._assign(emb)
         f = {"distance": dist}
         t = utc_seconds(posts["posted_at"])
-        cut = cutoffs(posts["post_id"], t, next(iter(self.history_.values()))["post_id"])
+        trained = self.history_[self.params["levels"][0]]["post_id"]  # the same posts at every level
+        cut = cutoffs(posts["post_id"], t, trained)
         for level, mapping in self.maps_.items():
             ids = np.where(fine >= 0, mapping[np.maximum(fine, 0)], -1)
             f[f"k{level}__cat"] = ids

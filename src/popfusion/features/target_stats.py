@@ -36,19 +36,21 @@ def earlier_label_stats(history: pd.DataFrame, queries: pd.DataFrame, window: in
     start = np.maximum.accumulate(np.where(np.r_[True, key[1:] != key[:-1]], np.arange(len(h)), 0)) \
         if len(h) else np.zeros(0, int)
     inclusive = _expanding_stats(h["label"].to_numpy("float64"), key, start, window)
-    # the last history row of the query's key strictly before its cut-off
-    right = pd.DataFrame({"key": key, "cutoff": h["t"].to_numpy("float64"), "row": np.arange(len(h))})
-    left = pd.DataFrame({"key": queries["key"].to_numpy(), "cutoff": queries["cutoff"].to_numpy("float64"),
+    # the last history row of the query's key strictly before its cut-off; keys as shared
+    # integer codes, so string and integer keys of any dtype match
+    codes, _ = pd.factorize(np.concatenate([key, queries["key"].to_numpy()]))
+    right = pd.DataFrame({"key": codes[: len(h)], "cutoff": h["t"].to_numpy("float64"),
+                          "row": np.arange(len(h))})
+    left = pd.DataFrame({"key": codes[len(h):], "cutoff": queries["cutoff"].to_numpy("float64"),
                          "query": np.arange(len(queries))})
     found = pd.merge_asof(left.sort_values("cutoff", kind="stable"), right.sort_values("cutoff", kind="stable"),
                           on="cutoff", by="key", allow_exact_matches=False)
-    row = np.full(len(queries), -1)
+    row = np.full(len(queries), -1)  # -1: no earlier label, which picks the NaN row appended below
     row[found["query"].to_numpy()] = found["row"].fillna(-1).to_numpy(int)
-    stats = inclusive.iloc[np.maximum(row, 0)].to_numpy().copy()
-    stats[row < 0] = np.nan
-    stats = pd.DataFrame(stats, index=queries.index, columns=inclusive.columns)
+    padded = np.vstack([inclusive.to_numpy("float64"), np.full((1, inclusive.shape[1]), np.nan)])
+    stats = pd.DataFrame(padded[row], index=queries.index, columns=inclusive.columns)
     stats["count"] = stats["count"].fillna(0.0)
-    last_t = np.where(row >= 0, h["t"].to_numpy("float64")[np.maximum(row, 0)], np.nan)
+    last_t = np.r_[h["t"].to_numpy("float64"), np.nan][row]
     stats["age_days"] = (queries["t"].to_numpy("float64") - last_t) / _DAY
     prior = _global_mean_before(h, queries["cutoff"].to_numpy("float64"))
     total = stats["mean"].fillna(0) * stats["count"]

@@ -40,9 +40,10 @@ class Model(ABC):
         return None
 
     def budget(self) -> dict[str, Any]:
-        """After a fit that stopped early on validation data: the parameters that make a
-        fit without validation data run as long (trees, epochs). The ensemble refits each
-        model on every labelled row with the folds' mean budget; empty if nothing stopped."""
+        """The parameters that make a fit without validation data run as long as this one
+        did (trees, epochs; after early stopping, up to the best round). The ensemble refits
+        each model on every labelled row with the folds' mean budget; empty for models
+        without such a length."""
         return {}
 
     def save(self, path: str | Path) -> Path:

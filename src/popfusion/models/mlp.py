@@ -33,8 +33,9 @@ class MLP(Model):
         x_val = self.prep_.transform(X_val) if X_val is not None else None
         self.target_ = LabelTransform("standard").fit(y)
         self.epochs_ = train_regressor(self.net_, x, self.target_.transform(y), x_val,
-                        None if y_val is None else self.target_.transform(y_val),
-                        epochs=p["epochs"], batch_size=p["batch_size"], lr=p["lr"], seed=p["seed"])
+                                       None if y_val is None else self.target_.transform(y_val),
+                                       epochs=p["epochs"], batch_size=p["batch_size"], lr=p["lr"],
+                                       seed=p["seed"])
         return self
 
     def budget(self) -> dict:
