@@ -61,6 +61,7 @@ class PopFusion:
         is_test = (posts["split"] == "test").to_numpy()
         val = self._stage(hidden, "validation", is_test, self.recipe.pseudo.rounds, fitted=False)
         self._validate(posts, holdout, val)
+        del val, hidden  # what the final stage needs is in the attributes `_validate` set
         log.info("final stage: %d training posts, %d pseudo-label round(s)", labelled.sum(),
                  self.pseudo_rounds_)
         final = self._stage(posts, "final", is_test, self.pseudo_rounds_, fitted=True)
@@ -83,6 +84,9 @@ class PopFusion:
         train = labelled_mask(posts)
         order = np.flatnonzero(train)[np.argsort(utc_seconds(posts.loc[train, "posted_at"]), kind="stable")]
         rest = np.flatnonzero(~train)
+        self.columns_ = list(frame.columns)
+        X, X_test = frame.iloc[order], frame.iloc[rest]
+        del frame  # the two slices are copies; at full SMPD scale each frame is gigabytes
         r = self.recipe
         ensemble = Ensemble(
             specs=[Spec(m.name, m.model, m.features, m.params) for m in r.models],
@@ -90,10 +94,8 @@ class PopFusion:
             mae_weight=r.fusion.mae_weight, label_transform=r.label_transform, seed=r.seed,
             checkpoints=self.checkpoints / stage if self.checkpoints else None,
             texts=_texts(posts), refit=r.validation.refit,
-        ).fit(frame.iloc[order], posts["label"].to_numpy(float)[order],
-              utc_seconds(posts["posted_at"].iloc[order]), posts["user_id"].to_numpy()[order],
-              frame.iloc[rest], rounds, r.pseudo.share, pseudo_ok[rest])
-        self.columns_ = list(frame.columns)
+        ).fit(X, posts["label"].to_numpy(float)[order], utc_seconds(posts["posted_at"].iloc[order]),
+              posts["user_id"].to_numpy()[order], X_test, rounds, r.pseudo.share, pseudo_ok[rest])
         return {"ensemble": ensemble, "train": order, "blocks": blocks}
 
     def _validate(self, posts: pd.DataFrame, holdout: np.ndarray, stage: dict) -> None:

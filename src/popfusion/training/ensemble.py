@@ -114,7 +114,8 @@ class Ensemble:
                 cols = feature_columns(X.columns, spec.features)
                 if not cols:
                     raise ValueError(f"model {spec.name}: no columns in feature groups {spec.features}")
-                o, t, models = self._fit_oof(spec, rnd, X_all[cols], z_all, fold_all, X_test[cols], bar, task)
+                o, t, models = self._fit_oof(spec, rnd, _select(X_all, cols), z_all, fold_all,
+                                             _select(X_test, cols), bar, task)
                 oof[spec.name] = self.target_.inverse(o[: len(X)])
                 test[spec.name] = self.target_.inverse(t)
                 self.models_[spec.name] = models
@@ -199,7 +200,7 @@ class Ensemble:
         preds = {}
         for spec in self.specs:
             cols = feature_columns(X.columns, spec.features)
-            z = np.mean([self._predict(m, X[cols]) for m in self.models_[spec.name]], axis=0)
+            z = np.mean([self._predict(m, _select(X, cols)) for m in self.models_[spec.name]], axis=0)
             preds[spec.name] = self.target_.inverse(z)
         return self._apply_tiers(pd.DataFrame(preds, index=X.index))
 
@@ -224,6 +225,12 @@ def _params_of(kind: str) -> set[str]:
     from popfusion.models.zoo import MODELS
 
     return set(inspect.signature(MODELS[kind].__init__).parameters)
+
+
+def _select(X: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
+    """``X[cols]`` without the copy when ``cols`` is every column (the `all` models): at
+    full SMPD scale a copy of the training frame is over a gigabyte."""
+    return X if len(cols) == X.shape[1] else X[cols]
 
 
 def _mean_budget(models: list[Model]) -> dict[str, int]:
