@@ -21,7 +21,7 @@ import pandas as pd
 from popfusion import metrics
 from popfusion.atomic import load_pickle, save_pickle
 from popfusion.data.synthetic import cache_dir as default_cache
-from popfusion.features.base import labelled_mask, utc_seconds
+from popfusion.features.base import DAY, labelled_mask, utc_seconds
 from popfusion.features.pipeline import build_features, make_block
 from popfusion.recipe import Recipe, load_recipe
 from popfusion.training.drift import DriftCorrection
@@ -155,7 +155,7 @@ class PopFusion:
 
 
 def _days(times: pd.Series) -> np.ndarray:
-    return utc_seconds(times) / 86400.0
+    return utc_seconds(times) / DAY
 
 
 def _texts(posts: pd.DataFrame) -> pd.Series:

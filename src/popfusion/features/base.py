@@ -68,6 +68,9 @@ def labelled_mask(posts: pd.DataFrame) -> np.ndarray:
     return has_label.to_numpy(bool)
 
 
+DAY = 86_400.0  # seconds
+
+
 def utc_seconds(times: pd.Series) -> np.ndarray:
     """UTC timestamps as float seconds, whatever the resolution of their dtype."""
     return times.dt.as_unit("ns").astype("int64").to_numpy() / 1e9

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from popfusion.data import schema
-from popfusion.features.base import FeatureBlock
+from popfusion.features.base import DAY, FeatureBlock
 from popfusion.features.reduce import fit_pca
 
 CATEGORICALS = ("category", "subcategory", "concept", "media_type", "timezone_id")
@@ -188,7 +188,7 @@ def _geo_cells(posts: pd.DataFrame, size: float) -> pd.Series:
 
 
 def _days(t: pd.Series, since: pd.Series | pd.Timestamp) -> pd.Series:
-    return (t - since).dt.total_seconds() / 86400.0
+    return (t - since).dt.total_seconds() / DAY
 
 
 def _vectors(posts: pd.DataFrame, prefix: str) -> np.ndarray | None:

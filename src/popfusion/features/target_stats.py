@@ -17,8 +17,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from popfusion.features.base import DAY
+
 STATS = ("mean", "median", "std", "count", "last", "recent_mean", "mean_shrunk", "seen", "age_days")
-_DAY = 86400.0
 
 
 def cutoffs(post_ids: pd.Series, t: np.ndarray, history_ids: pd.Series) -> np.ndarray:
@@ -51,7 +52,7 @@ def earlier_label_stats(history: pd.DataFrame, queries: pd.DataFrame, window: in
     stats = pd.DataFrame(padded[row], index=queries.index, columns=inclusive.columns)
     stats["count"] = stats["count"].fillna(0.0)
     last_t = np.r_[h["t"].to_numpy("float64"), np.nan][row]
-    stats["age_days"] = (queries["t"].to_numpy("float64") - last_t) / _DAY
+    stats["age_days"] = (queries["t"].to_numpy("float64") - last_t) / DAY
     prior = _global_mean_before(h, queries["cutoff"].to_numpy("float64"))
     total = stats["mean"].fillna(0) * stats["count"]
     stats["mean_shrunk"] = (total + shrink * prior) / (stats["count"] + shrink)

@@ -13,10 +13,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from popfusion.features.base import FeatureBlock, labelled_mask, utc_seconds
+from popfusion.features.base import DAY, FeatureBlock, labelled_mask, utc_seconds
 from popfusion.features.target_stats import cutoffs, earlier_label_stats, previous_mean
-
-_DAY = 86400.0
 
 
 class UserHistory(FeatureBlock):
@@ -60,8 +58,8 @@ class UserHistory(FeatureBlock):
         user = both["user_id"].to_numpy()
         first = np.r_[True, user[1:] != user[:-1]]
         last = np.r_[user[1:] != user[:-1], True]
-        gap_prev = np.where(first, np.nan, np.diff(t, prepend=np.nan)) / _DAY
-        gap_next = np.where(last, np.nan, -np.diff(t[::-1], prepend=np.nan)[::-1]) / _DAY
+        gap_prev = np.where(first, np.nan, np.diff(t, prepend=np.nan)) / DAY
+        gap_next = np.where(last, np.nan, -np.diff(t[::-1], prepend=np.nan)[::-1]) / DAY
         group_start = np.maximum.accumulate(np.where(first, np.arange(len(t)), 0))
         counts = both.groupby("user_id")["post_id"].transform("size").to_numpy()
         k = self.params["window"]
@@ -73,7 +71,7 @@ class UserHistory(FeatureBlock):
             "rank_share": ((np.arange(len(t)) - group_start) / np.maximum(counts - 1, 1)).astype("float32"),
             "days_since_prev": gap_prev.astype("float32"),
             "days_to_next": gap_next.astype("float32"),
-            "active_days": ((t - t[group_start]) / _DAY).astype("float32"),
+            "active_days": ((t - t[group_start]) / DAY).astype("float32"),
             **{name: v.astype("float32") for name, v in sliding.items()},
         }, index=both["post_id"].to_numpy())
         return feats.loc[posts["post_id"].to_numpy()].set_axis(posts.index)

@@ -75,3 +75,8 @@ class Preprocessor:
         missing = np.isnan(values)
         filled = (np.where(missing, self.median_, values) - self.mean_) / self.sd_
         return np.hstack([np.clip(filled, -10, 10), missing[:, self.flags_]]).astype(np.float32)
+
+    @property
+    def width(self) -> int:
+        """Columns out of ``transform``: the features and one flag per gappy feature."""
+        return len(self.columns_) + len(self.flags_)

@@ -10,12 +10,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from popfusion.models.base import Model, Preprocessor
-from popfusion.models.torchfit import predict, seed_everything, train_regressor
-from popfusion.training.target import LabelTransform
+from popfusion.models.base import Preprocessor
+from popfusion.models.torchfit import NetRegressor, seed_everything
 
 
-class DaeCnn(Model):
+class DaeCnn(NetRegressor):
     kind = "dae_cnn"
 
     def __init__(self, code: int = 128, swap: float = 0.15, dae_epochs: int = 15, epochs: int = 30,
@@ -33,13 +32,7 @@ class DaeCnn(Model):
         self.encoder_ = self._pretrain(everything)
         head = _cnn_head(p["code"])
         self.net_ = _stack(self.encoder_, head)
-        x = self.prep_.transform(X)
-        x_val = self.prep_.transform(X_val) if X_val is not None else None
-        self.target_ = LabelTransform("standard").fit(y)
-        self.epochs_ = train_regressor(self.net_, x, self.target_.transform(y), x_val,
-                                       None if y_val is None else self.target_.transform(y_val),
-                                       epochs=p["epochs"], batch_size=p["batch_size"], lr=p["lr"],
-                                       seed=p["seed"])
+        self._train(X, y, X_val, y_val)
         self.unlabelled = None  # do not keep test data in the saved model
         return self
 
@@ -64,12 +57,6 @@ class DaeCnn(Model):
                 nn.functional.mse_loss(decoder(encoder(noisy)), clean).backward()
                 opt.step()
         return encoder
-
-    def budget(self) -> dict:
-        return {"epochs": self.epochs_}
-
-    def predict(self, X: pd.DataFrame) -> np.ndarray:
-        return self.target_.inverse(predict(self.net_, self.prep_.transform(X)).numpy().astype(np.float64))
 
 
 def _cnn_head(code: int):

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
-
-from popfusion.models.base import Model, Preprocessor
-from popfusion.models.torchfit import predict, seed_everything, train_regressor
-from popfusion.training.target import LabelTransform
+from popfusion.models.base import Preprocessor
+from popfusion.models.torchfit import NetRegressor, seed_everything
 
 
-class MLP(Model):
+class MLP(NetRegressor):
     kind = "mlp"
 
     def __init__(self, hidden: tuple[int, ...] = (256, 128), dropout: float = 0.1, epochs: int = 30,
@@ -24,22 +20,10 @@ class MLP(Model):
         p = self.params
         seed_everything(p["seed"])
         self.prep_ = Preprocessor().fit(X)
-        x = self.prep_.transform(X)
-        layers, width = [], x.shape[1]
+        layers, width = [], self.prep_.width
         for h in p["hidden"]:
             layers += [nn.Linear(width, h), nn.BatchNorm1d(h), nn.SiLU(), nn.Dropout(p["dropout"])]
             width = h
         self.net_ = nn.Sequential(*layers, nn.Linear(width, 1))
-        x_val = self.prep_.transform(X_val) if X_val is not None else None
-        self.target_ = LabelTransform("standard").fit(y)
-        self.epochs_ = train_regressor(self.net_, x, self.target_.transform(y), x_val,
-                                       None if y_val is None else self.target_.transform(y_val),
-                                       epochs=p["epochs"], batch_size=p["batch_size"], lr=p["lr"],
-                                       seed=p["seed"])
+        self._train(X, y, X_val, y_val)
         return self
-
-    def budget(self) -> dict:
-        return {"epochs": self.epochs_}
-
-    def predict(self, X: pd.DataFrame) -> np.ndarray:
-        return self.target_.inverse(predict(self.net_, self.prep_.transform(X)).numpy().astype(np.float64))

@@ -6,6 +6,10 @@ from __future__ import annotations
 import copy
 
 import numpy as np
+import pandas as pd
+
+from popfusion.models.base import Model
+from popfusion.training.target import LabelTransform
 
 
 def seed_everything(seed: int) -> None:
@@ -56,3 +60,24 @@ def predict(module, x: np.ndarray, batch_size: int = 4096):
     with torch.inference_mode():
         xt = torch.from_numpy(np.ascontiguousarray(x, np.float32))
         return torch.cat([module(b).squeeze(-1) for b in xt.split(batch_size)])
+
+
+class NetRegressor(Model):
+    """A torch network on preprocessed features with a standardised target. Subclasses
+    build ``prep_`` and ``net_`` in ``fit`` and hand over to ``_train``; the rest (the
+    training loop, the epoch budget for refits, prediction) is shared."""
+
+    def _train(self, X: pd.DataFrame, y, X_val: pd.DataFrame | None, y_val) -> None:
+        p = self.params
+        self.target_ = LabelTransform("standard").fit(y)
+        x_val = self.prep_.transform(X_val) if X_val is not None else None
+        y_val = None if y_val is None else self.target_.transform(y_val)
+        self.epochs_ = train_regressor(self.net_, self.prep_.transform(X), self.target_.transform(y), x_val,
+                                       y_val, epochs=p["epochs"], batch_size=p["batch_size"], lr=p["lr"],
+                                       seed=p["seed"])
+
+    def budget(self) -> dict:
+        return {"epochs": self.epochs_}
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        return self.target_.inverse(predict(self.net_, self.prep_.transform(X)).numpy().astype(np.float64))
