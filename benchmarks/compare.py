@@ -7,7 +7,7 @@ SMPD and one machine.
 For each system: SRC and MAE on the chronological test split (the last third by time)
 with bootstrap intervals, the best SRC any model could reach (the generator's noise-free
 scores), training wall time, prediction throughput on unseen posts (a fresh synthetic
-set, so nothing is cached), and peak memory of the whole process tree (sampled).
+set, so nothing is cached), and peak memory of the whole process tree (sampled sum of PSS).
 
 Systems: popfusion `fast` and `smp` (each from an empty feature cache); AutoGluon
 TabularPredictor `medium_quality` and `best_quality` on the canonical post table (text,
@@ -52,8 +52,22 @@ SYSTEMS = {
 
 # -- measuring -----------------------------------------------------------------------------
 
+def tree_memory(root: psutil.Process) -> int:
+    """Bytes the process tree holds: the sum of proportional set sizes (PSS), so pages
+    forked children share copy-on-write with their parent count once, not once per
+    process as a sum of RSS would (the USE encoder's workers are forked from a run that
+    may hold gigabytes)."""
+    total = 0
+    for proc in [root, *root.children(recursive=True)]:
+        try:
+            total += proc.memory_full_info().pss
+        except psutil.Error:  # exited between listing and reading
+            pass
+    return total
+
+
 def measure(cmd: list[str], env: dict | None = None, log: Path | None = None) -> dict:
-    """Run ``cmd``; its wall time and the peak resident memory of its whole process tree."""
+    """Run ``cmd``; its wall time and the peak memory of its whole process tree (PSS)."""
     start = time.perf_counter()
     with open(log or os.devnull, "w") as out:
         proc = subprocess.Popen(cmd, env={**os.environ, **(env or {})}, stdout=out, stderr=subprocess.STDOUT)
@@ -63,8 +77,7 @@ def measure(cmd: list[str], env: dict | None = None, log: Path | None = None) ->
         root = psutil.Process(proc.pid)
         while proc.poll() is None:
             try:
-                tree = [root, *root.children(recursive=True)]
-                peak[0] = max(peak[0], sum(p.memory_info().rss for p in tree if p.is_running()))
+                peak[0] = max(peak[0], tree_memory(root))
             except psutil.Error:
                 pass
             time.sleep(0.2)
@@ -75,7 +88,7 @@ def measure(cmd: list[str], env: dict | None = None, log: Path | None = None) ->
     thread.join()
     if code != 0:
         raise RuntimeError(f"{' '.join(cmd[:4])} ... failed with exit code {code}; see {log}")
-    return {"wall_seconds": time.perf_counter() - start, "peak_gb": peak[0] / 2**30}
+    return {"wall_seconds": time.perf_counter() - start, "peak_gb": peak[0] / 2**30, "memory": "pss"}
 
 
 def scores(truth: pd.DataFrame, pred: pd.DataFrame, bootstrap: int) -> dict:
@@ -257,7 +270,7 @@ def table(result: dict) -> str:
         rows.append(f"| {r['name']} | {src['value']:.4f} ({src['low']:.3f}-{src['high']:.3f}) | "
                     f"{mae['value']:.4f} ({mae['low']:.3f}-{mae['high']:.3f}) | "
                     f"{r['wall_seconds'] / 60:.1f} min | {r['predict_posts_per_s']:,.0f} | "
-                    f"{r['peak_gb']:.1f} GB |")
+                    f"{r['peak_gb']:.1f} GB{'' if r.get('memory') == 'pss' else ' *'} |")
     return "\n".join(rows)
 
 
@@ -321,7 +334,8 @@ def write_report(results: list[dict]) -> None:
              "`python benchmarks/compare.py --posts N` on a synthetic SMPD of N posts (train:test 2:1",
              "by time), every system on the same machine, one after the other. SRC and MAE on the test",
              "split with 95% bootstrap intervals; prediction speed on unseen posts (a fresh synthetic",
-             "set, features computed from scratch); peak memory of the whole process tree. AutoGluon's",
+             "set, features computed from scratch); peak memory of the whole process tree (sum of PSS,",
+             "so memory shared by forked workers counts once). AutoGluon's",
              "time limit is the `smp` run's wall time. Timing differences to keep in mind: popfusion's",
              "wall time includes reading SMPD and building every feature, AutoGluon's starts from a",
              "prepared table (the image statistics it gets are computed outside its clock, about 10 s",
@@ -335,6 +349,10 @@ def write_report(results: list[dict]) -> None:
                   f"--seed {r['seed']}`.", "", table(r), ""]
         parts += [f"- {line}" for line in targets(r)]
         parts += [f"- {v['name']}: {v['note']}" for v in r["systems"].values() if v.get("note")]
+        if any(v.get("memory") != "pss" for v in r["systems"].values()):
+            parts.append("- \\* peak memory as a sum of RSS over the process tree, measured before the "
+                         "benchmark summed PSS: it counts pages that forked workers share with their parent "
+                         "once per process, so it overstates a run that forks (popfusion's text encoder)")
         parts += [f"- {note}" for note in r.get("notes", [])] + [""]  # runs that gave no scores
     lines = growth(results)
     if lines:

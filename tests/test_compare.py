@@ -4,10 +4,12 @@ SMPD (AutoGluon is not installed in CI), the HyFea baseline, and the report."""
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
+import psutil
 import pytest
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
@@ -50,3 +52,21 @@ def test_hyfea_baseline_learns_the_user_effect(synth_small: Path, compare) -> No
     assert len(model.models_) == 3
     assert spearmanr(model.predict(train), train["label"])[0] > 0.5
     assert np.isfinite(model.predict(posts[posts["split"] == "test"])).all()
+
+
+def test_tree_memory_counts_pages_shared_by_a_fork_once(compare) -> None:
+    # 200 MB written, then a fork: both processes map the same pages until they write
+    code = ("import os, sys, time, numpy as np; a = np.ones(25_000_000); pid = os.fork()\n"
+            "if pid: print('forked', flush=True)\ntime.sleep(30)")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "forked"
+        root = psutil.Process(proc.pid)
+        rss = sum(p.memory_info().rss for p in [root, *root.children()])
+        pss = compare.tree_memory(root)
+        assert rss > 2 * 200e6  # the sum of RSS counts the array twice
+        assert 200e6 < pss < 1.3 * 200e6 + 60e6  # PSS once (plus two interpreters)
+    finally:
+        for p in psutil.Process(proc.pid).children():
+            p.kill()
+        proc.kill()
