@@ -165,9 +165,9 @@ class Ensemble:
         if hasattr(model, "texts"):
             model.texts = self.texts
         if stop_rows is None:
-            model.fit(X.iloc[train_rows], z[train_rows])
+            model.fit(_rows(X, train_rows), z[train_rows])
         else:
-            model.fit(X.iloc[train_rows], z[train_rows], X.iloc[stop_rows], z[stop_rows])
+            model.fit(_rows(X, train_rows), z[train_rows], X.iloc[stop_rows], z[stop_rows])
         if path is not None:
             model.save(path)
         return model
@@ -231,6 +231,11 @@ def _select(X: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
     """``X[cols]`` without the copy when ``cols`` is every column (the `all` models): at
     full SMPD scale a copy of the training frame is over a gigabyte."""
     return X if len(cols) == X.shape[1] else X[cols]
+
+
+def _rows(X: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:
+    """``X.iloc[rows]``, or ``X`` itself when that is every row in order (the refit)."""
+    return X if np.array_equal(rows, np.arange(len(X))) else X.iloc[rows]
 
 
 def _mean_budget(models: list[Model]) -> dict[str, int]:
