@@ -22,6 +22,7 @@ table per size and the plot benchmarks/compare.png.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -43,6 +44,7 @@ from popfusion.data import schema, synthetic
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 AG_REQUIREMENTS = ["torch==2.13.0", "autogluon.tabular[lightgbm,catboost,xgboost]==1.6.*", "pyarrow"]
+FULL_SIZE = 486_194  # posts in SMPD
 SYSTEMS = {
     "fast": "popfusion fast", "smp": "popfusion smp", "ag_medium": "AutoGluon medium_quality",
     "ag_best": "AutoGluon best_quality", "ag_features": "AutoGluon best_quality on popfusion features",
@@ -59,10 +61,8 @@ def tree_memory(root: psutil.Process) -> int:
     may hold gigabytes)."""
     total = 0
     for proc in [root, *root.children(recursive=True)]:
-        try:
+        with contextlib.suppress(psutil.Error):  # exited between listing and reading
             total += proc.memory_full_info().pss
-        except psutil.Error:  # exited between listing and reading
-            pass
     return total
 
 
@@ -76,10 +76,8 @@ def measure(cmd: list[str], env: dict | None = None, log: Path | None = None) ->
     def sample() -> None:
         root = psutil.Process(proc.pid)
         while proc.poll() is None:
-            try:
+            with contextlib.suppress(psutil.Error):
                 peak[0] = max(peak[0], tree_memory(root))
-            except psutil.Error:
-                pass
             time.sleep(0.2)
 
     thread = threading.Thread(target=sample, daemon=True)
@@ -255,7 +253,7 @@ def save(result: dict) -> Path:
     path = RESULTS / f"compare-{result['posts']}.json"
     if path.exists():
         old = json.loads(path.read_text())
-        result = {**result, "systems": {**old["systems"], **result["systems"]}}
+        result = {**old, **result, "systems": {**old["systems"], **result["systems"]}}  # notes stay
     path.write_text(json.dumps(result, indent=2, default=float))
     return path
 
@@ -288,6 +286,9 @@ def targets(result: dict) -> list[str]:
         ratio = s["fast"]["wall_seconds"] / s["ag_best"]["wall_seconds"]
         out.append(f"fast vs AutoGluon best: SRC {d_src:+.4f} (target >= -0.01), wall time x{ratio:.2f} "
                    "(target <= 0.1)")
+    if result["posts"] >= FULL_SIZE:
+        out += [f"{s[k]['name']} peak memory: {s[k]['peak_gb']:.1f} GB (target < 12 GB at full size)"
+                for k in ("fast", "smp") if k in s]
     return out
 
 
