@@ -203,17 +203,20 @@ def _cli(*args: str) -> list[str]:
 
 @pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGINT], ids=["kill", "ctrl-c"])
 def test_a_stopped_crawl_resumes_to_the_same_files(tmp_path: Path, server: FakeServer, stop: int) -> None:
-    users = [f"user{i}" for i in range(10)]  # at 6/s: 1.7 s of users, 3.3 s of images, ample to stop
+    # stopped at 6 requests/s: 40 users take 6.5 s and 80 images 13 s, ample to stop even on a
+    # busy machine; the reruns go at 50/s so the test stays short
+    users = [f"user{i}" for i in range(40)]
     server.routes = {f"/people/{u}/": [ok(profile_page(10 * i))] for i, u in enumerate(users)}
     server.routes |= {f"/img/{i}{j}.jpg": [ok(jpeg(10 * i + j), "image/jpeg")]
-                      for i in range(10) for j in (0, 1)}
+                      for i in range(len(users)) for j in (0, 1)}
     csv = posts_csv(tmp_path / "posts.csv", users, server, host="https://live.staticflickr.com")
-    common = ["--rate", "6", "--concurrency", "2", "--timeout", "5", "--base-url", server.url]
+    common = ["--concurrency", "2", "--timeout", "5", "--base-url", server.url]
     run = {"users": ["crawl", "users", str(csv), *common], "images": ["crawl", "images", str(csv), *common]}
+    slow, fast = ["--rate", "6"], ["--rate", "50"]
     outs = {"users": tmp_path / "stopped.parquet", "images": tmp_path / "stopped"}
     manifests = {"users": users_manifest(outs["users"]), "images": outs["images"] / "manifest.jsonl"}
     for kind in run:
-        proc = subprocess.Popen(_cli(*run[kind], "--out", str(outs[kind])), stdout=subprocess.DEVNULL,
+        proc = subprocess.Popen(_cli(*run[kind], *slow, "--out", str(outs[kind])), stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and _lines(manifests[kind]) < 2:
@@ -222,14 +225,15 @@ def test_a_stopped_crawl_resumes_to_the_same_files(tmp_path: Path, server: FakeS
         code = proc.wait(30)
         assert code == (130 if stop == signal.SIGINT else -signal.SIGKILL)
         done_at_stop = _lines(manifests[kind])
-        total = 10 if kind == "users" else 20
+        total = len(users) if kind == "users" else 2 * len(users)
         assert 2 <= done_at_stop < total
         server.log.clear()
-        assert subprocess.run(_cli(*run[kind], "--out", str(outs[kind])), capture_output=True).returncode == 0
+        rerun = subprocess.run(_cli(*run[kind], *fast, "--out", str(outs[kind])), capture_output=True)
+        assert rerun.returncode == 0
         asked = len(server.log)
         assert total - done_at_stop <= asked <= total - done_at_stop + 2  # (+ those in flight at the stop)
         whole = tmp_path / ("whole.parquet" if kind == "users" else "whole")
-        assert subprocess.run(_cli(*run[kind], "--out", str(whole)), capture_output=True).returncode == 0
+        assert subprocess.run(_cli(*run[kind], *fast, "--out", str(whole)), capture_output=True).returncode == 0
         if kind == "users":
             cols = ["pathalias", "total_views", "user_photo_count", "follower_count"]
             a, b = (pd.read_parquet(p)[cols].sort_values("pathalias").reset_index(drop=True)
