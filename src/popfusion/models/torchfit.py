@@ -1,5 +1,6 @@
-"""The training loop the neural models share: mini-batches, AdamW, a Huber loss, early
-stopping on validation loss, and the best weights restored at the end."""
+"""What the neural models share: the training loop (mini-batches, AdamW, a Huber loss,
+early stopping on validation loss, the best weights restored at the end) and
+``NetRegressor``, their common fit-to-predict plumbing."""
 
 from __future__ import annotations
 

@@ -234,8 +234,9 @@ def _select(X: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
 
 
 def _rows(X: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:
-    """``X.iloc[rows]``, or ``X`` itself when that is every row in order (the refit)."""
-    return X if np.array_equal(rows, np.arange(len(X))) else X.iloc[rows]
+    """``X.iloc[rows]`` for sorted, distinct ``rows``; ``X`` itself, uncopied, when they
+    are all of its rows (the refit)."""
+    return X if len(rows) == len(X) else X.iloc[rows]
 
 
 def _mean_budget(models: list[Model]) -> dict[str, int]:
