@@ -114,6 +114,34 @@ def test_ensemble_tiers_and_pseudo_labels_respect_their_masks() -> None:
     np.testing.assert_allclose(again["final"], ens.test_["final"], rtol=1e-6)
 
 
+def test_weights_must_hold_in_the_forward_view_too() -> None:
+    """Out-of-fold, "other" helps the blend; forward in time it has lost its signal. With
+    the forward view it gets no weight; weights both views agree on are kept."""
+    P, y = _preds(2000)
+    Pf, yf = _preds(1000, seed=3)
+    Pf["other"] = np.random.default_rng(4).normal(6, 1, 1000)
+    alone = Blender().fit(P, y).describe()
+    both = Blender().fit(P, y, (Pf, yf)).describe()
+    assert alone["other"] > 0 and both["other"] == 0 and both["good"] == 1
+    agree = Blender().fit(P, y, _preds(1000, seed=5)).describe()
+    assert agree["other"] > 0 and agree["good"] > agree["other"]
+
+
+def test_reblend_adds_the_forward_view_and_applies_the_new_blend() -> None:
+    X, y = _frame()
+    ens = Ensemble(SPECS, n_folds=3).fit(X[:700], y[:700], np.arange(700.0), np.arange(700), X[700:])
+    tier1 = ["lgb", "ridge_user", "ridge_text"]
+    rng = np.random.default_rng(2)
+    forward = pd.DataFrame({"lgb": rng.normal(size=200), "ridge_user": y[700:] + rng.normal(0, 0.1, 200),
+                            "ridge_text": rng.normal(size=200)})
+    ens.reblend(forward, y[700:])
+    expected = ens.blend().fit(ens.oof_[tier1], y[:700], (forward, y[700:]))
+    assert ens.blend_.describe() == expected.describe()
+    assert ens.blend_.describe()["tier2_all"] == {"lgb": 1.0}
+    np.testing.assert_allclose(ens.test_["final"], expected.predict(ens.test_[tier1])["final"])
+    np.testing.assert_allclose(ens.predict(X[700:])["final"], ens.test_["final"], rtol=1e-6)
+
+
 def test_test_rows_are_predicted_by_models_refitted_on_every_row() -> None:
     X, y = _frame()
     train, test = slice(0, 700), slice(700, 900)

@@ -94,6 +94,25 @@ def test_test_labels_are_never_touched(posts: pd.DataFrame, tmp_path: Path) -> N
     pd.testing.assert_frame_equal(dirty.test_predictions_, clean.test_predictions_)
 
 
+def test_the_final_blend_also_answers_to_the_hold_outs_forward_predictions(posts: pd.DataFrame,
+                                                                           tmp_path: Path) -> None:
+    """The test posts' blend weights are chosen on the final stage's out-of-fold
+    predictions together with the validation models' hold-out predictions, none of whose
+    labels those models saw; ``fusion.forward: false`` uses the out-of-fold ones alone."""
+    model = _fit(posts, tmp_path)
+    forward, y = model.forward_
+    assert list(forward.index) == list(model.holdout_predictions_.index)
+    tier1 = list(forward.columns)
+    oof = (model.oof_[tier1], model.oof_["label"].to_numpy())
+    expected = model.ensemble_.blend().fit(*oof, (forward, y))
+    assert model.weights_ == expected.describe()
+    np.testing.assert_allclose(model.test_predictions_["final"],
+                               expected.predict(model.test_predictions_[tier1])["final"])
+    alone = PopFusion(Recipe.model_validate({**RECIPE, "fusion": {"forward": False}}),
+                      cache_dir=tmp_path / "cache").fit(posts)
+    assert alone.weights_ == alone.ensemble_.blend().fit(*oof).describe()
+
+
 def test_predict_matches_the_run_on_its_own_test_posts(posts: pd.DataFrame, tmp_path: Path) -> None:
     """``predict`` reuses the blocks as fitted in training: scoring the test posts again
     gives what the run gave them; labels on the new posts are ignored."""

@@ -65,6 +65,9 @@ class PopFusion:
         log.info("final stage: %d training posts, %d pseudo-label round(s)", labelled.sum(),
                  self.pseudo_rounds_)
         final = self._stage(posts, "final", is_test, self.pseudo_rounds_, fitted=True)
+        if self.recipe.fusion.forward:
+            final["ensemble"].reblend(*self.forward_)
+        self.weights_ = final["ensemble"].blend_.describe()
         self.blocks_ = final["blocks"]
         self.ensemble_ = final["ensemble"]
         self.oof_ = final["ensemble"].oof_.assign(label=posts.loc[final["train"], "label"].to_numpy())
@@ -101,7 +104,14 @@ class PopFusion:
     def _validate(self, posts: pd.DataFrame, holdout: np.ndarray, stage: dict) -> None:
         """Scores of every model and tier on the hold-out, the drift correction, and the
         score of each pseudo-label round; the final stage runs the rounds up to the best
-        one (none if no round beat the models without pseudo-labels)."""
+        one (none if no round beat the models without pseudo-labels).
+
+        The tier-1 models' hold-out predictions of that round are kept (``forward_``): with
+        ``fusion.forward`` the final stage's blend weights must hold on them as well as on
+        its out-of-fold predictions. Those are made forward in time, as test predictions
+        are; time folds' out-of-fold predictions are partly backward in time and see
+        fresher user histories, so alone they overrate models that lean on a user's newest
+        labels."""
         ens = stage["ensemble"]
         rows = np.flatnonzero(holdout)
         y = posts["label"].to_numpy(float)[rows]
@@ -118,10 +128,10 @@ class PopFusion:
         if self.pseudo_rounds_ < len(self.rounds_) - 1:
             log.info("pseudo-labels: %d of %d round(s) helped on the hold-out (SRC %s)", self.pseudo_rounds_,
                      len(self.rounds_) - 1, ", ".join(f"{r['src']:.4f}" for r in self.rounds_))
+        self.forward_ = (ens.rounds_[self.pseudo_rounds_].loc[rows, [s.name for s in ens.specs]], y)
         self.holdout_predictions_ = preds.assign(
             post_id=posts["post_id"].to_numpy()[rows], label=y, posted_at=posts["posted_at"].to_numpy()[rows],
             **({"category": posts["category"].to_numpy()[rows]} if "category" in posts else {}))
-        self.weights_ = {name: b.describe() for name, b in ens.tiers_.items()}
         self.importance_ = ens.importance_
         y_train = posts["label"].to_numpy(float)[stage["train"]]
         self.validation_oof_ = {c: metrics.score(y_train, ens.oof_[c]) for c in ens.oof_.columns}

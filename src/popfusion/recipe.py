@@ -55,6 +55,9 @@ class FusionSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
     method: Literal["weights", "rank", "ridge", "catboost"] = "weights"
     mae_weight: float = Field(0.01, ge=0, description="weight search: SRC - mae_weight * MAE")
+    forward: bool = Field(True, description="the final stage's blend weights must also hold on the "
+                                            "validation models' forward-in-time hold-out predictions "
+                                            "(least worst-case regret over both views)")
 
 
 class Recipe(BaseModel):

@@ -31,12 +31,19 @@ def write_report(model, path: Path) -> Path:
         "<h2>Predicted against true (hold-out)</h2>", _img(_scatter(hold)),
         "<h2>Error by month and by category (hold-out)</h2>", _img(_errors(hold)),
         "<h2>Feature importance</h2>", _img(_importance(model.importance_)),
-        "<h2>Fusion weights</h2>", _weights(model.weights_),
+        "<h2>Fusion weights</h2>",
+        f"<p>These blend the test posts' predictions; chosen on the final stage's out-of-fold predictions"
+        f"{FORWARD if model.recipe.fusion.forward else ''}.</p>",
+        _weights(model.weights_),
     ]
     page = ("<!doctype html><meta charset='utf-8'><title>popfusion report</title>"
             "<style>body{font-family:sans-serif;max-width:1100px;margin:auto}table{border-collapse:collapse}"
             "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}</style>" + "\n".join(sections))
     return atomic_write(path, page)
+
+
+FORWARD = (" and, where they disagree, held to the validation models' forward-in-time predictions for the"
+           " hold-out (least worst-case regret over the two)")
 
 
 def _scores_table(scores: dict) -> str:

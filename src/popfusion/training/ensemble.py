@@ -7,9 +7,10 @@ folds' early stopping said (trees, epochs): under drift the latest posts matter 
 in chronological folds a third of the models never see them (on the 10K synthetic SMPD
 this is worth +0.018 SRC for LightGBM, see BENCHMARKS.md).
 
-Every blend is fitted on out-of-fold predictions of labelled training rows only. Pseudo-
-labelled rows join the training side of every fold and never the validation side, so
-they never reach a blend's fitting rows.
+Every blend is fitted on out-of-fold predictions of labelled training rows only; ``reblend``
+adds a second view of rows the models never saw (the validation hold-out's).
+Pseudo-labelled rows join the training side of every fold and never the validation side,
+so they never reach a blend's fitting rows.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from popfusion.fusion.blend import Blender
+from popfusion.fusion.blend import TieredBlend
 from popfusion.models.base import Model
 from popfusion.models.zoo import make_model
 from popfusion.progress import progress_bar
@@ -120,10 +121,10 @@ class Ensemble:
                 test[spec.name] = self.target_.inverse(t)
                 self.models_[spec.name] = models
                 self.importance_[spec.name] = _mean_importance(models)
-        self.oof_ = pd.DataFrame(oof, index=X.index)
-        self.tiers_ = self._fit_tiers(self.oof_, y)
-        self.oof_ = self._apply_tiers(self.oof_)
-        self.test_ = self._apply_tiers(pd.DataFrame(test, index=X_test.index))
+        self.oof_, self.y_ = pd.DataFrame(oof, index=X.index), y
+        self.blend_ = self.blend().fit(self.oof_, y)
+        self.oof_ = self.blend_.predict(self.oof_)
+        self.test_ = self.blend_.predict(pd.DataFrame(test, index=X_test.index))
 
     def _fit_oof(self, spec: Spec, rnd: int, X, z, fold, X_test, bar, task) -> tuple:
         oof = np.full(len(X), np.nan)
@@ -177,22 +178,22 @@ class Ensemble:
             model.texts = self.texts
         return np.asarray(model.predict(X), float)
 
-    def _fit_tiers(self, oof: pd.DataFrame, y: np.ndarray) -> dict[str, Blender]:
+    def blend(self) -> TieredBlend:
+        """An unfitted blend of this ensemble's tier-1 models, grouped by modality."""
         groups: dict[str, list[str]] = {}
         for spec in self.specs:
             groups.setdefault(modality(spec.features), []).append(spec.name)
-        tiers = {}
-        for name, members in groups.items():
-            tiers[f"tier2_{name}"] = Blender(self.fusion, self.mae_weight).fit(oof[members], y)
-        tier2 = pd.DataFrame({k: b.predict(oof[b.columns_]) for k, b in tiers.items()}, index=oof.index)
-        tiers["final"] = Blender(self.fusion, self.mae_weight).fit(tier2, y)
-        return tiers
+        return TieredBlend(groups, self.fusion, self.mae_weight)
 
-    def _apply_tiers(self, preds: pd.DataFrame) -> pd.DataFrame:
-        out = preds.copy()
-        for name, blender in self.tiers_.items():
-            out[name] = blender.predict(out[blender.columns_])
-        return out
+    def reblend(self, forward: pd.DataFrame, y: np.ndarray) -> Ensemble:
+        """Refit the blends on the out-of-fold predictions together with a forward-in-time
+        view of the same tier-1 models (their predictions for a later hold-out, ``y`` its
+        labels), and apply them again: the weights must then hold in both."""
+        tier1 = [s.name for s in self.specs]
+        self.blend_ = self.blend().fit(self.oof_[tier1], self.y_, (forward[tier1], y))
+        self.oof_ = self.blend_.predict(self.oof_[tier1])
+        self.test_ = self.blend_.predict(self.test_[tier1])
+        return self
 
     def predict(self, X: pd.DataFrame) -> pd.DataFrame:
         """Every tier's prediction for new rows, from the tier-1 models fitted on every row
@@ -202,15 +203,12 @@ class Ensemble:
             cols = feature_columns(X.columns, spec.features)
             z = np.mean([self._predict(m, _select(X, cols)) for m in self.models_[spec.name]], axis=0)
             preds[spec.name] = self.target_.inverse(z)
-        return self._apply_tiers(pd.DataFrame(preds, index=X.index))
+        return self.blend_.predict(pd.DataFrame(preds, index=X.index))
 
     def _confident(self, test: pd.DataFrame, ok: np.ndarray, share: float) -> np.ndarray:
         """Test rows where the tier-1 models that the final blend uses agree most (lowest
         spread of predictions); models the blend ignores would only add noise."""
-        final = self.tiers_["final"]
-        used = [m for tier, w in zip(final.columns_, final.weights_, strict=True) if w > 0
-                for m, v in zip(self.tiers_[tier].columns_, self.tiers_[tier].weights_, strict=True) if v > 0]
-        tier1 = test[used or [s.name for s in self.specs]].to_numpy()
+        tier1 = test[self.blend_.used() or [s.name for s in self.specs]].to_numpy()
         spread = tier1.std(axis=1) if tier1.shape[1] > 1 else np.zeros(len(test))
         candidates = np.flatnonzero(ok)
         keep = candidates[np.argsort(spread[candidates], kind="stable")[: int(len(candidates) * share)]]
