@@ -46,6 +46,20 @@ def test_activity_features() -> None:
     assert np.isnan(feats["user_days_since_prev"].iloc[0])
 
 
+def test_without_lookahead_no_feature_reads_a_later_post() -> None:
+    """With ``lookahead=False`` a post's features are the same whether or not its authors'
+    later posts exist (as when it is scored before it goes out); with look-ahead they are not."""
+    posts = _posts()
+    early = posts[posts["posted_at"] <= pd.Timestamp(20, unit="D", tz="UTC")]
+    for lookahead, same in ((False, True), (True, False)):
+        block = UserHistory(lookahead=lookahead)
+        alone = block.fit_transform(early)
+        together = block.fit_transform(posts).loc[early.index]
+        assert alone.equals(together) is same
+    assert not {"user_posts", "user_rank_share", "user_days_to_next"} & set(UserHistory(lookahead=False)
+                                                                             .fit_transform(posts))
+
+
 def test_no_training_row_sees_its_own_or_a_later_label(synth_small: Path) -> None:
     """Change every label at or after a cut-off time: no training row before it moves, and
     changing one post's label changes nothing for posts at or before its time."""

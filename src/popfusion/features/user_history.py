@@ -1,11 +1,11 @@
 """User history: what the author did before this post, the strongest signal in SMPD.
 
 Activity features (posts per user over train and test, rank in the user's timeline,
-gaps to the previous and next post) read no labels. Target statistics (mean, median,
-std, count, a shrunk mean of the user's earlier labels and the age of the newest) are
-strictly time-respecting: a training post sees only training posts of its user published
-strictly before it (never itself, never a post at the same second or later); any other
-post sees all training labels of its user.
+gaps to the previous and next post; those that look ahead can be left out) read no
+labels. Target statistics (mean, median, std, count, a shrunk mean of the user's earlier
+labels and the age of the newest) are strictly time-respecting: a training post sees
+only training posts of its user published strictly before it (never itself, never a
+post at the same second or later); any other post sees all training labels of its user.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ import pandas as pd
 from popfusion.features.base import DAY, FeatureBlock, labelled_mask, utc_seconds
 from popfusion.features.target_stats import cutoffs, earlier_label_stats, previous_mean
 
+LOOKAHEAD = ("posts", "rank_share", "days_to_next")
+
 
 class UserHistory(FeatureBlock):
     """Per-user activity and time-respecting label statistics.
@@ -23,14 +25,20 @@ class UserHistory(FeatureBlock):
     ``shrink`` is the prior weight (in posts) that pulls a user's mean towards the
     global training mean, so a user with one earlier post is not taken at face value.
     ``window`` is how many previous posts the sliding means cover (labels and content).
+    ``lookahead`` also describes the user's later posts (``LOOKAHEAD``: their total count,
+    this post's place among them, the days to the next one). That is right when every
+    post to score is known at once, as SMP's test set is, and wrong for scoring a post
+    before it goes out, when its author's later posts do not exist yet: turn it off there.
+    On real SMPD these columns carry much of the signal (BENCHMARKS.md, "User history on
+    real SMPD").
     """
 
     name = "user"
     version = 3
     uses_labels = True
 
-    def __init__(self, shrink: float = 3.0, window: int = 5) -> None:
-        super().__init__(shrink=shrink, window=window)
+    def __init__(self, shrink: float = 3.0, window: int = 5, lookahead: bool = True) -> None:
+        super().__init__(shrink=shrink, window=window, lookahead=lookahead)
 
     def fit(self, posts: pd.DataFrame) -> UserHistory:
         labelled, t = labelled_mask(posts), utc_seconds(posts["posted_at"])
@@ -74,6 +82,8 @@ class UserHistory(FeatureBlock):
             "active_days": ((t - t[group_start]) / DAY).astype("float32"),
             **{name: v.astype("float32") for name, v in sliding.items()},
         }, index=both["post_id"].to_numpy())
+        if not self.params["lookahead"]:
+            feats = feats.drop(columns=list(LOOKAHEAD))
         return feats.loc[posts["post_id"].to_numpy()].set_axis(posts.index)
 
     # -- label statistics, strictly earlier in time ------------------------------------------
