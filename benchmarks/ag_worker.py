@@ -2,7 +2,7 @@
 environment (compare.py makes it), so it imports nothing from popfusion.
 
     python ag_worker.py --train T.parquet --test S.parquet --new N.parquet \\
-        --preset best_quality --time-limit 600 --out pred.parquet --model-dir DIR
+        --preset best_quality --time-limit 600 --out pred.parquet --model-dir DIR [--exclude RF,XT]
 
 Writes the test predictions (post_id, prediction) and, beside them, a JSON with the fit
 time, the time to predict the unseen posts and AutoGluon's best model.
@@ -25,13 +25,16 @@ def main() -> None:
         parser.add_argument(name, type=Path, required=True)
     parser.add_argument("--preset", default="best_quality")
     parser.add_argument("--time-limit", type=float, required=True)
+    parser.add_argument("--exclude", default="", help="AutoGluon model types to leave out, e.g. RF,XT")
     args = parser.parse_args()
+    excluded = [t for t in args.exclude.split(",") if t]
 
     train, test, new = (pd.read_parquet(p) for p in (args.train, args.test, args.new))
     start = time.perf_counter()
     predictor = TabularPredictor(label="label", problem_type="regression", path=str(args.model_dir),
                                  verbosity=1).fit(train.drop(columns="post_id"), presets=args.preset,
-                                                  time_limit=args.time_limit)
+                                                  time_limit=args.time_limit,
+                                                  excluded_model_types=excluded or None)
     fit_seconds = time.perf_counter() - start
     prediction = predictor.predict(test.drop(columns=["post_id", "label"], errors="ignore"))
     start = time.perf_counter()
