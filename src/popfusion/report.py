@@ -13,6 +13,9 @@ import pandas as pd
 
 from popfusion.atomic import atomic_write
 
+FORWARD = (" and, where they disagree, held to the validation models' forward-in-time predictions for the"
+           " hold-out (least worst-case regret over the two)")
+
 
 def write_report(model, path: Path) -> Path:
     import matplotlib
@@ -40,10 +43,6 @@ def write_report(model, path: Path) -> Path:
             "<style>body{font-family:sans-serif;max-width:1100px;margin:auto}table{border-collapse:collapse}"
             "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}</style>" + "\n".join(sections))
     return atomic_write(path, page)
-
-
-FORWARD = (" and, where they disagree, held to the validation models' forward-in-time predictions for the"
-           " hold-out (least worst-case regret over the two)")
 
 
 def _scores_table(scores: dict) -> str:
