@@ -300,12 +300,14 @@ def growth(results: list[dict]) -> list[str]:
     """How training cost grows between sizes, against n log n."""
     out = []
     for a, b in pairwise(results):
-        for key in set(a["systems"]) & set(b["systems"]):
+        for key in [k for k in SYSTEMS if k in a["systems"] and k in b["systems"]]:
             t = b["systems"][key]["wall_seconds"] / a["systems"][key]["wall_seconds"]
             n = b["posts"] / a["posts"]
             nlogn = n * np.log(b["posts"]) / np.log(a["posts"])
+            names = a["systems"][key]["name"], b["systems"][key]["name"]
+            caveat = "" if names[0] == names[1] else f"; not like for like: {names[0]}, then {names[1]}"
             out.append(f"{SYSTEMS[key]}: {a['posts']:,} -> {b['posts']:,} posts, time x{t:.1f} "
-                       f"(n log n: x{nlogn:.1f})")
+                       f"(n log n: x{nlogn:.1f}{caveat})")
     return out
 
 
