@@ -20,44 +20,29 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from report import ROOT, write_section
+from report import write_section
+from user_history_real import history, read_sample
 
 from popfusion import metrics
-from popfusion.features.user_history import UserHistory
 from popfusion.training.ensemble import Ensemble, Spec
 from popfusion.training.splits import chronological_holdout
 
-SAMPLE = ROOT.parent / "shared" / "data" / "smpd_train_uid_sample.csv"
 ACTIVITY = ("user_posts", "user_rank", "user_rank_share", "user_days_since_prev", "user_days_to_next",
             "user_active_days")
 SPECS = [Spec("lgb_all", "lightgbm", ["all"]), Spec("lgb_labels", "lightgbm", ["user"]),
          Spec("lgb_activity", "lightgbm", ["meta"])]
 
 
-def read_posts() -> pd.DataFrame:
-    raw = pd.read_csv(SAMPLE).sort_values("chron_rank", ignore_index=True)
-    n_train = round(len(raw) * 2 / 3)
-    return pd.DataFrame({
-        "post_id": raw["pid"].astype(str), "user_id": raw["uid"].astype(str),
-        # only the order in time is known: one second per rank keeps it
-        "posted_at": pd.to_datetime(raw["chron_rank"], unit="s", utc=True),
-        "label": raw["label"], "split": np.where(raw.index < n_train, "train", "test"),
-    })
-
-
 def features(posts: pd.DataFrame) -> pd.DataFrame:
     """User history from the labels ``posts`` shows; activity columns renamed into the
     `meta` group so that a model can see them alone."""
-    feats = UserHistory().fit_transform(posts)
-    feats = feats.drop(columns=[c for c in feats if c.startswith("user_prev")])  # no content here
-    return feats.rename(columns={c: "meta_" + c.removeprefix("user_") for c in ACTIVITY})
+    return history(posts).rename(columns={c: "meta_" + c.removeprefix("user_") for c in ACTIVITY})
 
 
 def stage(posts: pd.DataFrame, fit_rows: np.ndarray, predict_rows: np.ndarray) -> Ensemble:
     """Fit on ``fit_rows`` (labels of every other row hidden), predict ``predict_rows``."""
-    visible = posts.assign(label=posts["label"].where(np.isin(np.arange(len(posts)), fit_rows)),
-                           split=np.where(np.isin(np.arange(len(posts)), fit_rows), "train", "test"))
-    X = features(visible)
+    fitted = np.isin(np.arange(len(posts)), fit_rows)
+    X = features(posts.assign(label=posts["label"].where(fitted), split=np.where(fitted, "train", "test")))
     seconds = posts["posted_at"].astype("int64").to_numpy() / 1e9
     return Ensemble(SPECS, n_folds=3).fit(X.iloc[fit_rows], posts["label"].to_numpy()[fit_rows],
                                           seconds[fit_rows], posts["user_id"].to_numpy()[fit_rows],
@@ -65,7 +50,7 @@ def stage(posts: pd.DataFrame, fit_rows: np.ndarray, predict_rows: np.ndarray) -
 
 
 def main() -> None:
-    posts = read_posts()
+    posts = read_sample()
     train = np.flatnonzero(posts["split"] == "train")
     test = np.flatnonzero(posts["split"] == "test")
     held = chronological_holdout(train.astype(float), 0.2)

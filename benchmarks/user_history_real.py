@@ -41,23 +41,29 @@ def fit_predict(feats: pd.DataFrame, y: np.ndarray, n_train: int) -> tuple[np.nd
     return model.predict(feats.iloc[n_train:]), model
 
 
-def main() -> None:
+def read_sample() -> pd.DataFrame:
+    """The real sample as canonical posts in time order, every label kept, split 2:1 by time."""
     raw = pd.read_csv(SAMPLE).sort_values("chron_rank", ignore_index=True)
     n_train = round(len(raw) * 2 / 3)
-    posts = pd.DataFrame({
+    return pd.DataFrame({
         "post_id": raw["pid"].astype(str), "user_id": raw["uid"].astype(str),
         # only the order in time is known: one second per rank keeps it
         "posted_at": pd.to_datetime(raw["chron_rank"], unit="s", utc=True),
-        "label": raw["label"].where(raw.index < n_train),
-        "split": np.where(raw.index < n_train, "train", "test"),
+        "label": raw["label"], "split": np.where(raw.index < n_train, "train", "test"),
     })
-    y_test = raw["label"].to_numpy()[n_train:]
+
+
+def main() -> None:
+    sample = read_sample()
+    n_train = int((sample["split"] == "train").sum())
+    posts = sample.assign(label=sample["label"].where(sample["split"] == "train"))  # test labels hidden
+    y_test = sample["label"].to_numpy()[n_train:]
     feats = history(posts)
     test = feats.iloc[n_train:]
     global_mean = posts["label"].iloc[:n_train].mean()
     baseline = test["user_label_mean"].astype("float64").fillna(global_mean).to_numpy()
 
-    y = raw["label"].to_numpy()[:n_train]
+    y = sample["label"].to_numpy()[:n_train]
     gbdt, model = fit_predict(feats, y, n_train)
     backward, _ = fit_predict(history(posts, lookahead=False), y, n_train)
     seen = test["user_label_seen"].to_numpy() > 0
