@@ -97,9 +97,10 @@ class EfficientNetLite0(nn.Module):
 
 @torch.no_grad()
 def fold_batch_norms(model: nn.Module) -> nn.Module:
-    """Fold every eval-mode batch norm into the convolution before it (w * s, b * s + t)
-    and put an identity in its place: the same function with one pass less over each
-    activation. Only for inference; the result must not be trained."""
+    """Fold every eval-mode batch norm into the convolution before it (weights times
+    s = gamma / sqrt(var + eps), bias (b - mean) * s + beta) and put an identity in its
+    place: the same function with one pass less over each activation. Only for
+    inference; the result must not be trained."""
     for module in model.modules():
         for conv_name, bn_name in getattr(module, "CONV_BN", ()):
             conv, bn = getattr(module, conv_name, None), getattr(module, bn_name, None)
