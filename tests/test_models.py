@@ -51,6 +51,26 @@ def test_fits_beats_constant_and_round_trips(kind: str, tmp_path: Path) -> None:
     assert all(1 <= v <= limits[k] for k, v in budget.items()), budget
 
 
+@pytest.mark.parametrize("kind", ["mlp", "dae_cnn"])
+def test_a_last_batch_of_one_row_trains(kind: str) -> None:
+    """65 rows in batches of 64 left one row over; the MLP's batch norm refused it."""
+    X, y = _data(65)
+    model = make_model(kind, {**FAST[kind], "epochs": 2, "batch_size": 64})
+    assert np.isfinite(model.fit(X, y).predict(X)).all()
+
+
+def test_shuffled_batches_cover_every_row_once_and_never_leave_one() -> None:
+    import torch
+
+    from popfusion.models.torchfit import shuffled_batches
+
+    gen = torch.Generator().manual_seed(0)
+    for n in (1, 64, 65, 129, 130):
+        batches = shuffled_batches(n, 64, gen)
+        assert sorted(torch.cat(batches).tolist()) == list(range(n))
+        assert n == 1 or min(len(b) for b in batches) > 1, (n, [len(b) for b in batches])
+
+
 def test_a_refit_with_the_budget_runs_as_long_as_the_stopped_fit() -> None:
     X, y = _data()
     stopped = make_model("lightgbm", {**FAST["lightgbm"], "n_estimators": 2000})

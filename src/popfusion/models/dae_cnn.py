@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from popfusion.models.base import Preprocessor
-from popfusion.models.torchfit import NetRegressor, seed_everything
+from popfusion.models.torchfit import NetRegressor, seed_everything, shuffled_batches
 
 
 class DaeCnn(NetRegressor):
@@ -48,7 +48,7 @@ class DaeCnn(NetRegressor):
         xt = torch.from_numpy(x)
         gen = torch.Generator().manual_seed(p["seed"])
         for _ in range(p["dae_epochs"]):
-            for idx in torch.randperm(len(xt), generator=gen).split(p["batch_size"]):
+            for idx in shuffled_batches(len(xt), p["batch_size"], gen):
                 clean = xt[idx]
                 swap = torch.rand(clean.shape, generator=gen) < p["swap"]
                 donors = xt[torch.randint(0, len(xt), (len(idx),), generator=gen)]

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from popfusion.models.base import Model
-from popfusion.models.torchfit import seed_everything
+from popfusion.models.torchfit import seed_everything, shuffled_batches
 
 
 class TextRegressor(Model):
@@ -54,7 +54,7 @@ class TextRegressor(Model):
         gen = torch.Generator().manual_seed(p["seed"])
         for _ in range(p["epochs"]):
             self.net_.train()
-            for idx in torch.randperm(len(texts), generator=gen).split(p["batch_size"]):
+            for idx in shuffled_batches(len(texts), p["batch_size"], gen):
                 batch = self._tokens([texts[i] for i in idx])
                 opt.zero_grad()
                 loss = torch.nn.functional.huber_loss(self.net_(**batch), target[idx].to(self.device_))

@@ -20,6 +20,18 @@ def seed_everything(seed: int) -> None:
     np.random.seed(seed % 2**32)
 
 
+def shuffled_batches(n: int, batch_size: int, gen) -> list:
+    """Row indices of one epoch in shuffled mini-batches. When ``n`` leaves one row over,
+    it joins the batch before it: batch norm cannot train on a single row (training on
+    100,000 posts, n % 512 == 1 stopped a run), and a one-row step is mostly noise."""
+    import torch
+
+    batches = list(torch.randperm(n, generator=gen).split(batch_size))
+    if len(batches) > 1 and len(batches[-1]) == 1:
+        batches[-2:] = [torch.cat(batches[-2:])]
+    return batches
+
+
 def train_regressor(module, x: np.ndarray, y: np.ndarray, x_val: np.ndarray | None = None,
                     y_val: np.ndarray | None = None, epochs: int = 30, batch_size: int = 512,
                     lr: float = 1e-3, weight_decay: float = 1e-5, patience: int = 5, seed: int = 0):
@@ -35,7 +47,7 @@ def train_regressor(module, x: np.ndarray, y: np.ndarray, x_val: np.ndarray | No
     gen = torch.Generator().manual_seed(seed)
     for epoch in range(1, epochs + 1):
         module.train()
-        for idx in torch.randperm(len(xt), generator=gen).split(batch_size):
+        for idx in shuffled_batches(len(xt), batch_size, gen):
             opt.zero_grad()
             loss_fn(module(xt[idx]).squeeze(-1), yt[idx]).backward()
             opt.step()
