@@ -103,9 +103,10 @@ def fold_batch_norms(model: nn.Module) -> nn.Module:
     inference; the result must not be trained."""
     for module in model.modules():
         for conv_name, bn_name in getattr(module, "CONV_BN", ()):
-            conv, bn = getattr(module, conv_name, None), getattr(module, bn_name, None)
-            if conv is None or not isinstance(bn, nn.BatchNorm2d):
+            bn = getattr(module, bn_name, None)
+            if not isinstance(bn, nn.BatchNorm2d):
                 continue  # a block without an expansion, or folded already
+            conv = getattr(module, conv_name)
             scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
             bias = conv.bias if conv.bias is not None else torch.zeros_like(scale)
             conv.weight = nn.Parameter(conv.weight * scale.reshape(-1, 1, 1, 1), requires_grad=False)
