@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -107,3 +108,17 @@ def test_unknown_model_and_bad_parameters() -> None:
         make_model("xgboost")
     with pytest.raises(ValueError, match="bad parameters"):
         make_model("ridge", {"alpah": 1})
+
+
+def test_tabnet_fits_without_chatter(capsys: pytest.CaptureFixture) -> None:
+    """pytorch-tabnet printed its stopping epoch and warned about its own defaults on
+    every fit, with or without an early-stopping set, whatever its verbosity."""
+    X, y = _data(300)
+    params = {**FAST["tabnet"], "epochs": 3}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        make_model("tabnet", params).fit(X[:200], y[:200], X[200:], y[200:])
+        make_model("tabnet", params).fit(X, y)
+        warnings.warn("a warning of our own still shows", UserWarning, stacklevel=1)
+    assert capsys.readouterr().out == ""
+    assert [str(w.message) for w in caught] == ["a warning of our own still shows"]
