@@ -3,11 +3,15 @@ SMPD and one machine.
 
     python benchmarks/compare.py --posts 10000            # every system, writes BENCHMARKS.md
     python benchmarks/compare.py --posts 100000 --systems fast,ag_best
+    python benchmarks/compare.py --posts 486194 --systems smp --resume   # carry a stopped run on
 
 For each system: SRC and MAE on the chronological test split (the last third by time)
 with bootstrap intervals, the best SRC any model could reach (the generator's noise-free
 scores), training wall time, prediction throughput on unseen posts (a fresh synthetic
 set, so nothing is cached), and peak memory of the whole process tree (sampled sum of PSS).
+A popfusion run that is stopped (smp on full SMPD outlasts a working session) carries on
+with --resume from its feature cache and model checkpoints; its wall time is the sum of
+its sittings, each counted to its last sample.
 
 Systems: popfusion `fast` and `smp` (each from an empty feature cache); AutoGluon
 TabularPredictor `medium_quality` and `best_quality` on the canonical post table (text,
@@ -30,6 +34,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from itertools import pairwise
 from pathlib import Path
 
@@ -39,6 +44,7 @@ import psutil
 from report import machine, write_section
 
 from popfusion import load, metrics
+from popfusion.atomic import atomic_write
 from popfusion.data import schema, synthetic
 
 HERE = Path(__file__).resolve().parent
@@ -70,10 +76,15 @@ def tree_memory(root: psutil.Process) -> int:
     return total
 
 
-def measure(cmd: list[str], env: dict | None = None, log: Path | None = None) -> dict:
-    """Run ``cmd``; its wall time and the peak memory of its whole process tree (PSS)."""
+def measure(cmd: list[str], env: dict | None = None, log: Path | None = None,
+            on_sample: Callable[[float, int], None] | None = None) -> dict:
+    """Run ``cmd``; its wall time and the peak memory of its whole process tree (PSS).
+    ``on_sample(seconds so far, peak bytes so far)`` hears every sample and the end. The
+    log keeps earlier runs' output, each under a line with its start time."""
     start = time.perf_counter()
-    with open(log or os.devnull, "w") as out:
+    with open(log or os.devnull, "a") as out:
+        out.write(f"== {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(map(str, cmd))}\n")
+        out.flush()
         proc = subprocess.Popen(cmd, env={**os.environ, **(env or {})}, stdout=out, stderr=subprocess.STDOUT)
     peak = [0]
 
@@ -82,15 +93,41 @@ def measure(cmd: list[str], env: dict | None = None, log: Path | None = None) ->
         while proc.poll() is None:
             with contextlib.suppress(psutil.Error):
                 peak[0] = max(peak[0], tree_memory(root))
+            if on_sample:
+                on_sample(time.perf_counter() - start, peak[0])
             time.sleep(SAMPLE_SECONDS)
 
     thread = threading.Thread(target=sample, daemon=True)
     thread.start()
     code = proc.wait()
     thread.join()
+    seconds = time.perf_counter() - start
+    if on_sample:
+        on_sample(seconds, peak[0])
     if code != 0:
         raise RuntimeError(f"{' '.join(cmd[:4])} ... failed with exit code {code}; see {log}")
-    return {"wall_seconds": time.perf_counter() - start, "peak_gb": peak[0] / 2**30, "memory": "pss"}
+    return {"wall_seconds": seconds, "peak_gb": peak[0] / 2**30, "memory": "pss"}
+
+
+class Sittings:
+    """Wall time and peak memory of a run that may be stopped and resumed over several
+    sittings: smp on full SMPD takes longer than a working session lasts, and `popfusion
+    run` resumes from its feature cache and model checkpoints. Each sitting's time and peak
+    are saved as they grow, so a sitting that is killed still counts to its last sample."""
+
+    def __init__(self, path: Path, resume: bool) -> None:
+        self.path = path
+        self.before = json.loads(path.read_text()) if resume and path.exists() else []
+
+    def update(self, seconds: float, peak_bytes: int) -> None:
+        now = {"seconds": round(seconds, 1), "peak_gb": peak_bytes / 2**30}
+        atomic_write(self.path, json.dumps([*self.before, now]))
+
+    def total(self) -> dict:
+        """The sittings so far: their summed wall time, the highest peak, and how many."""
+        sittings = json.loads(self.path.read_text())
+        return {"wall_seconds": sum(s["seconds"] for s in sittings),
+                "peak_gb": max(s["peak_gb"] for s in sittings), "memory": "pss", "sittings": len(sittings)}
 
 
 def scores(truth: pd.DataFrame, pred: pd.DataFrame, bootstrap: int) -> dict:
@@ -130,14 +167,20 @@ def canonical_for_autogluon(posts: pd.DataFrame) -> pd.DataFrame:
 
 # -- systems -------------------------------------------------------------------------------
 
-def run_popfusion(preset: str, data: Path, new: Path, work: Path) -> tuple[pd.DataFrame, dict]:
+def run_popfusion(preset: str, data: Path, new: Path, work: Path,
+                  resume: bool = False) -> tuple[pd.DataFrame, dict]:
+    """Train ``preset`` from an empty cache, or with ``resume`` carry on from the cache and
+    checkpoints a stopped run left, counting the time of every sitting."""
     home, run_dir = work / f"home-{preset}", work / f"run-{preset}"
-    shutil.rmtree(home, ignore_errors=True)
-    shutil.rmtree(run_dir, ignore_errors=True)
+    if not resume:
+        shutil.rmtree(home, ignore_errors=True)
+        shutil.rmtree(run_dir, ignore_errors=True)
+    sittings = Sittings(work / f"{preset}.sittings.json", resume)
     env = {"POPFUSION_HOME": str(home)}
     cli = [sys.executable, "-c", "from popfusion.cli import app; app()"]
-    fit = measure([*cli, "run", preset, "--data", str(data), "--out", str(run_dir)], env,
-                  work / f"{preset}.log")
+    measure([*cli, "run", preset, "--data", str(data), "--out", str(run_dir)], env, work / f"{preset}.log",
+            sittings.update)
+    fit = sittings.total()
     start = time.perf_counter()
     predict = [*cli, "predict", str(run_dir), "--data", str(new), "--out", str(work / f"new-{preset}.parquet")]
     subprocess.run(predict, env={**os.environ, **env}, check=True, capture_output=True)
@@ -225,7 +268,7 @@ def compare(args: argparse.Namespace) -> dict:
     for system in systems:
         print(f"== {SYSTEMS[system]} ({args.posts:,} posts)", flush=True)
         if system in ("fast", "smp"):
-            pred, cost = run_popfusion(system, data, new_data, work)
+            pred, cost = run_popfusion(system, data, new_data, work, args.resume)
             if system == "smp":
                 budget = budget or cost["wall_seconds"]
         elif system == "hyfea":
@@ -275,9 +318,14 @@ def table(result: dict) -> str:
         src, mae = r["src"], r["mae"]
         rows.append(f"| {r['name']} | {src['value']:.4f} ({src['low']:.3f}-{src['high']:.3f}) | "
                     f"{mae['value']:.4f} ({mae['low']:.3f}-{mae['high']:.3f}) | "
-                    f"{r['wall_seconds'] / 60:.1f} min | {r['predict_posts_per_s']:,.0f} | "
+                    f"{_minutes(r)} | {r['predict_posts_per_s']:,.0f} | "
                     f"{r['peak_gb']:.1f} GB{'' if r.get('memory') == 'pss' else ' *'} |")
     return "\n".join(rows)
+
+
+def _minutes(system: dict) -> str:
+    sittings = system.get("sittings", 1)
+    return f"{system['wall_seconds'] / 60:.1f} min" + (f" in {sittings} sittings" if sittings > 1 else "")
 
 
 def targets(result: dict) -> list[str]:
@@ -385,6 +433,9 @@ def main() -> None:
     parser.add_argument("--ag-exclude", default="",
                         help="AutoGluon model types to leave out (e.g. RF,XT: its random forests can "
                              "overrun the time limit on large data, autogluon/autogluon#3904)")
+    parser.add_argument("--resume", action="store_true",
+                        help="popfusion systems carry on from the cache and checkpoints of a stopped run; "
+                             "their wall time adds up every sitting")
     parser.add_argument("--bootstrap", type=int, default=200)
     parser.add_argument("--work", type=Path, default=Path("/tmp/popfusion-compare"))
     parser.add_argument("--ag-venv", type=Path, default=Path.home() / ".cache" / "popfusion" / "ag-venv")

@@ -26,7 +26,8 @@ def compare():
 
 def test_compare_runs_popfusion_end_to_end(tmp_path: Path, compare) -> None:
     args = argparse.Namespace(posts=400, seed=3, new_posts=80, systems="fast", budget=None,
-                              bootstrap=20, work=tmp_path, ag_venv=tmp_path / "no-venv", no_write=True)
+                              bootstrap=20, work=tmp_path, ag_venv=tmp_path / "no-venv", no_write=True,
+                              resume=False)
     result = compare.compare(args)
     assert set(result["systems"]) == {"fast"} and 0.5 < result["oracle_src"] <= 1
     r = result["systems"]["fast"]
@@ -38,6 +39,25 @@ def test_compare_runs_popfusion_end_to_end(tmp_path: Path, compare) -> None:
     bigger = {**result, "posts": 800}
     assert "x" in compare.growth([result, bigger])[0]
     assert compare.plot([result, bigger], tmp_path / "plot.png").stat().st_size > 1000
+
+
+def test_a_resumed_run_adds_up_its_sittings(tmp_path: Path, compare) -> None:
+    """A full-size smp run outlasts a session: a killed sitting leaves its last sample,
+    the resumed one adds its own, and a fresh run starts the count again."""
+    ledger, log = tmp_path / "smp.sittings.json", tmp_path / "smp.log"
+    compare.Sittings(ledger, resume=False).update(30.0, 2 * 2**30)  # killed after 30 s at 2 GB
+    resumed = compare.Sittings(ledger, resume=True)
+    compare.measure([sys.executable, "-c", "print('second sitting')"], log=log, on_sample=resumed.update)
+    total = resumed.total()
+    assert total["sittings"] == 2 and 30 < total["wall_seconds"] < 60 and total["peak_gb"] == 2.0
+    compare.measure([sys.executable, "-c", "print('third sitting')"], log=log)
+    assert log.read_text().count("\n== ") == 1 and "second sitting" in log.read_text()  # earlier output kept
+    fresh = compare.Sittings(ledger, resume=False)
+    fresh.update(5.0, 2**30)
+    assert fresh.total() == {"wall_seconds": 5.0, "peak_gb": 1.0, "memory": "pss", "sittings": 1}
+    assert "in 2 sittings" in compare.table({"systems": {"smp": {
+        "name": "popfusion smp", **total, "predict_posts_per_s": 10.0,
+        "src": {"value": 0.8, "low": 0.7, "high": 0.9}, "mae": {"value": 0.8, "low": 0.7, "high": 0.9}}}})
 
 
 def test_hyfea_baseline_learns_the_user_effect(synth_small: Path, compare) -> None:
