@@ -400,7 +400,8 @@ def write_report(results: list[dict]) -> None:
              "prepared table (the image statistics it gets are computed outside its clock, about 10 s",
              "per 10K posts); popfusion's prediction speed is a cold `popfusion predict` command",
              "(process start, model load, features), AutoGluon's is `predict` on the fitted predictor",
-             "already in memory.", ""]
+             "already in memory. A popfusion run longer than a working session is carried on with",
+             "`--resume` from its cache and checkpoints; its wall time is then the sum of its sittings.", ""]
     for r in results:
         parts += [f"### {r['posts']:,} posts", "",
                   f"On {r['machine']}; best SRC any model could reach (noise-free scores): "
