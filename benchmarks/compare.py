@@ -118,14 +118,15 @@ class Sittings:
     def __init__(self, path: Path, resume: bool) -> None:
         self.path = path
         self.before = json.loads(path.read_text()) if resume and path.exists() else []
+        self.now: dict | None = None  # this sitting, once it has been sampled
 
     def update(self, seconds: float, peak_bytes: int) -> None:
-        now = {"seconds": round(seconds, 1), "peak_gb": peak_bytes / 2**30}
-        atomic_write(self.path, json.dumps([*self.before, now]))
+        self.now = {"seconds": round(seconds, 1), "peak_gb": peak_bytes / 2**30}
+        atomic_write(self.path, json.dumps([*self.before, self.now]))
 
     def total(self) -> dict:
         """The sittings so far: their summed wall time, the highest peak, and how many."""
-        sittings = json.loads(self.path.read_text())
+        sittings = [*self.before, self.now] if self.now else self.before
         return {"wall_seconds": sum(s["seconds"] for s in sittings),
                 "peak_gb": max(s["peak_gb"] for s in sittings), "memory": "pss", "sittings": len(sittings)}
 
