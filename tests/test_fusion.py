@@ -98,7 +98,7 @@ def test_ensemble_tiers_and_pseudo_labels_respect_their_masks() -> None:
     ok = np.zeros(200, bool)
     ok[:100] = True  # the other 100 stand for hold-out rows: never pseudo-labelled
     chosen = []
-    ens = Ensemble(SPECS, n_folds=3)
+    ens = Ensemble(SPECS, n_folds=3, prune=False)
     original = ens._confident
     ens._confident = lambda test_, ok_, share: chosen.append(original(test_, ok_, share)) or chosen[-1]
     ens.fit(X[train], y[train], np.arange(700.0), np.arange(700), X[test], pseudo_rounds=2,
@@ -112,6 +112,23 @@ def test_ensemble_tiers_and_pseudo_labels_respect_their_masks() -> None:
     assert final >= max(metrics.score(y[test], ens.test_[s.name])["src"] for s in SPECS) - 0.01
     again = ens.predict(X[test])
     np.testing.assert_allclose(again["final"], ens.test_["final"], rtol=1e-6)
+
+
+def test_pseudo_label_rounds_fit_only_the_models_the_blend_weighs() -> None:
+    """A model the blend gives no weight to costs a whole round of fits for nothing: the
+    next round leaves it out, and the ensemble predicts with the models that are left."""
+    X, y = _frame()
+    args = (X[:700], y[:700], np.arange(700.0), np.arange(700), X[700:], 1)
+    ens = Ensemble(SPECS, n_folds=3).fit(*args)
+    names = [s.name for s in SPECS]
+    first = list(ens.round_oof_[0].columns)
+    weighed = ens.blend(first).fit(ens.round_oof_[0], y[:700]).used()
+    assert first == names and ens.names() == weighed and len(weighed) < len(names)
+    assert list(ens.round_oof_[1].columns) == weighed == list(ens.models_)
+    assert set(names) - set(weighed) <= set(ens.importance_)  # importance from the round it was fitted in
+    np.testing.assert_allclose(ens.predict(X[700:])["final"], ens.test_["final"], rtol=1e-6)
+    every = Ensemble(SPECS, n_folds=3, prune=False).fit(*args)
+    assert [list(o.columns) for o in every.round_oof_] == [names, names]
 
 
 def test_weights_must_hold_in_the_forward_view_too() -> None:

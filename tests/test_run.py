@@ -102,15 +102,32 @@ def test_the_final_blend_also_answers_to_the_hold_outs_forward_predictions(posts
     model = _fit(posts, tmp_path)
     forward, y = model.forward_
     assert list(forward.index) == list(model.holdout_predictions_.index)
-    tier1 = list(forward.columns)
+    tier1 = model.ensemble_.names()
     oof = (model.oof_[tier1], model.oof_["label"].to_numpy())
-    expected = model.ensemble_.blend().fit(*oof, (forward, y))
+    expected = model.ensemble_.blend().fit(*oof, (forward[tier1], y))
     assert model.weights_ == expected.describe()
     np.testing.assert_allclose(model.test_predictions_["final"],
                                expected.predict(model.test_predictions_[tier1])["final"])
     alone = PopFusion(Recipe.model_validate({**RECIPE, "fusion": {"forward": False}}),
                       cache_dir=tmp_path / "cache").fit(posts)
-    assert alone.weights_ == alone.ensemble_.blend().fit(*oof).describe()
+    alone_oof = alone.oof_[alone.ensemble_.names()], alone.oof_["label"].to_numpy()
+    assert alone.weights_ == alone.ensemble_.blend().fit(*alone_oof).describe()
+
+
+def test_the_final_stage_fits_only_the_models_the_blend_weighs(posts: pd.DataFrame, tmp_path: Path) -> None:
+    """The validation stage fits every model and scores each on the hold-out; the final
+    stage fits only those the blend of the validation stage's best round gives weight to,
+    held to the hold-out as the final blend will be. ``fusion.prune: false`` fits them all."""
+    names = [m["name"] for m in RECIPE["models"]]
+    model = _fit(posts, tmp_path)
+    assert set(names) <= set(model.validation_)  # every model has its hold-out score
+    assert set(model.final_models_) < set(names)  # the tiny recipe's blend leaves a model out
+    assert list(model.ensemble_.round_oof_[0].columns) == model.final_models_
+    everything = PopFusion(Recipe.model_validate({**RECIPE, "fusion": {"prune": False}}),
+                           cache_dir=tmp_path / "cache").fit(posts)
+    assert everything.final_models_ == names
+    rounds = everything.pseudo_rounds_ + 1
+    assert [list(o.columns) for o in everything.ensemble_.round_oof_] == [names] * rounds
 
 
 def test_predict_matches_the_run_on_its_own_test_posts(posts: pd.DataFrame, tmp_path: Path) -> None:

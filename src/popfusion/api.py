@@ -5,9 +5,10 @@
 
 ``fit`` runs two stages. The validation stage hides the last share of training time
 (its labels become unknown, as test labels are) and measures every model and tier on it;
-the drift correction is learned there, and so is how many pseudo-label rounds help. The
-final stage refits on every label and predicts the test posts. Fitted state lives in
-attributes ending in ``_``.
+the drift correction is learned there, and so is how many pseudo-label rounds help and
+(with ``fusion.prune``) which models earn a weight in the blend. The final stage refits
+those on every label and predicts the test posts. Fitted state lives in attributes ending
+in ``_``.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from popfusion.atomic import load_pickle, save_pickle
 from popfusion.data.synthetic import cache_dir as default_cache
 from popfusion.features.base import DAY, labelled_mask, utc_seconds
 from popfusion.features.pipeline import build_features, make_block
+from popfusion.fusion.blend import TieredBlend
 from popfusion.recipe import Recipe, load_recipe
 from popfusion.training.drift import DriftCorrection
 from popfusion.training.ensemble import Ensemble, Spec
@@ -62,9 +64,10 @@ class PopFusion:
         val = self._stage(hidden, "validation", is_test, self.recipe.pseudo.rounds, fitted=False)
         self._validate(posts, holdout, val)
         del val, hidden  # what the final stage needs is in the attributes `_validate` set
-        log.info("final stage: %d training posts, %d pseudo-label round(s)", labelled.sum(),
-                 self.pseudo_rounds_)
-        final = self._stage(posts, "final", is_test, self.pseudo_rounds_, fitted=True)
+        log.info("final stage: %d training posts, %d pseudo-label round(s), models %s", labelled.sum(),
+                 self.pseudo_rounds_, ", ".join(self.final_models_))
+        final = self._stage(posts, "final", is_test, self.pseudo_rounds_, fitted=True,
+                            models=self.final_models_)
         if self.recipe.fusion.forward:
             final["ensemble"].reblend(*self.forward_)
         self.weights_ = final["ensemble"].blend_.describe()
@@ -80,7 +83,10 @@ class PopFusion:
                              for c in self.oof_.columns if c != "label"}
         return self
 
-    def _stage(self, posts: pd.DataFrame, stage: str, pseudo_ok: np.ndarray, rounds: int, fitted: bool) -> dict:
+    def _stage(self, posts: pd.DataFrame, stage: str, pseudo_ok: np.ndarray, rounds: int, fitted: bool,
+               models: list[str] | None = None) -> dict:
+        """Features and the ensemble of one stage; ``models``: the recipe's models to fit
+        (default all)."""
         blocks = [make_block(b.block, b.params) for b in self.recipe.features]
         frame, results = build_features(posts, blocks, self.cache_dir, fitted)
         self.feature_summary_ = [vars(r) for r in results]
@@ -92,11 +98,12 @@ class PopFusion:
         del frame  # the two slices are copies; at full SMPD scale each frame is gigabytes
         r = self.recipe
         ensemble = Ensemble(
-            specs=[Spec(m.name, m.model, m.features, m.params) for m in r.models],
+            specs=[Spec(m.name, m.model, m.features, m.params) for m in r.models
+                   if models is None or m.name in models],
             n_folds=r.validation.folds, scheme=r.validation.scheme, fusion=r.fusion.method,
             mae_weight=r.fusion.mae_weight, label_transform=r.label_transform, seed=r.seed,
             checkpoints=self.checkpoints / stage if self.checkpoints else None,
-            texts=_texts(posts), refit=r.validation.refit,
+            texts=_texts(posts), refit=r.validation.refit, prune=r.fusion.prune,
         ).fit(X, posts["label"].to_numpy(float)[order], utc_seconds(posts["posted_at"].iloc[order]),
               posts["user_id"].to_numpy()[order], X_test, rounds, r.pseudo.share, pseudo_ok[rest])
         return {"ensemble": ensemble, "train": order, "blocks": blocks}
@@ -111,11 +118,12 @@ class PopFusion:
         its out-of-fold predictions. Those are made forward in time, as test predictions
         are; time folds' out-of-fold predictions are partly backward in time and see
         fresher user histories, so alone they overrate models that lean on a user's newest
-        labels."""
+        labels. With ``fusion.prune`` the final stage fits only the models that round's
+        blend, held to the same two views, gives weight to (``final_models_``)."""
         ens = stage["ensemble"]
         rows = np.flatnonzero(holdout)
         y = posts["label"].to_numpy(float)[rows]
-        preds = ens.test_.loc[rows]
+        preds = _latest(ens.rounds_).loc[rows]  # a model pruned from later rounds: its last round
         days = _days(posts.loc[rows, "posted_at"])
         self.drift_ = DriftCorrection(self.recipe.drift).fit(days, y, preds["final"].to_numpy())
         preds = preds.assign(final_drift=self.drift_.apply(days, preds["final"].to_numpy()))
@@ -128,13 +136,25 @@ class PopFusion:
         if self.pseudo_rounds_ < len(self.rounds_) - 1:
             log.info("pseudo-labels: %d of %d round(s) helped on the hold-out (SRC %s)", self.pseudo_rounds_,
                      len(self.rounds_) - 1, ", ".join(f"{r['src']:.4f}" for r in self.rounds_))
-        self.forward_ = (ens.rounds_[self.pseudo_rounds_].loc[rows, [s.name for s in ens.specs]], y)
+        best = self.pseudo_rounds_
+        tier1 = list(ens.round_oof_[best].columns)
+        self.forward_ = (ens.rounds_[best].loc[rows, tier1], y)
+        y_train = posts["label"].to_numpy(float)[stage["train"]]
+        self.final_models_ = self._weighed(ens.blend(tier1), ens.round_oof_[best], y_train)
         self.holdout_predictions_ = preds.assign(
             post_id=posts["post_id"].to_numpy()[rows], label=y, posted_at=posts["posted_at"].to_numpy()[rows],
             **({"category": posts["category"].to_numpy()[rows]} if "category" in posts else {}))
         self.importance_ = ens.importance_
-        y_train = posts["label"].to_numpy(float)[stage["train"]]
-        self.validation_oof_ = {c: metrics.score(y_train, ens.oof_[c]) for c in ens.oof_.columns}
+        oof = _latest([*ens.round_oof_, ens.oof_])
+        self.validation_oof_ = {c: metrics.score(y_train, oof[c]) for c in oof.columns}
+
+    def _weighed(self, blend: TieredBlend, oof: pd.DataFrame, y: np.ndarray) -> list[str]:
+        """The models the final stage fits: with ``fusion.prune``, those ``blend`` gives
+        weight to when it learns, as the final stage's blend will, from out-of-fold
+        predictions (``oof``, labels ``y``) and, with ``fusion.forward``, the hold-out's."""
+        if not self.recipe.fusion.prune:
+            return list(oof.columns)
+        return blend.fit(oof, y, self.forward_ if self.recipe.fusion.forward else None).used()
 
     # -- predicting ---------------------------------------------------------------------------
 
@@ -162,6 +182,14 @@ class PopFusion:
     @staticmethod
     def load(path: str | Path) -> PopFusion:
         return load_pickle(path, PopFusion)
+
+
+def _latest(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Every column of ``frames`` (same index), each from the last frame that has it."""
+    columns: dict[str, pd.Series] = {}
+    for frame in frames:
+        columns.update(frame.items())
+    return pd.DataFrame(columns)
 
 
 def _days(times: pd.Series) -> np.ndarray:

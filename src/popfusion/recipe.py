@@ -58,6 +58,9 @@ class FusionSpec(BaseModel):
     forward: bool = Field(True, description="the final stage's blend weights must also hold on the "
                                             "validation models' forward-in-time hold-out predictions "
                                             "(least worst-case regret over both views)")
+    prune: bool = Field(True, description="pseudo-label rounds and the final stage fit only the models "
+                                          "the blend gives weight to (in the final stage: the blend "
+                                          "of the validation stage's best round, held to the hold-out)")
 
 
 class Recipe(BaseModel):

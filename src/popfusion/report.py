@@ -15,6 +15,8 @@ from popfusion.atomic import atomic_write
 
 FORWARD = (" and, where they disagree, held to the validation models' forward-in-time predictions for the"
            " hold-out (least worst-case regret over the two)")
+PRUNED = (", the models the blend of the validation stage's best round gave weight to; a pseudo-label round"
+          " fits only the models its previous round's blend weighed")
 
 
 def write_report(model, path: Path) -> Path:
@@ -28,7 +30,9 @@ def write_report(model, path: Path) -> Path:
         f"training time ({len(hold):,} posts). Scores on the hold-out with 95% bootstrap intervals.</p>",
         _scores_table(model.validation_),
         "<h2>Pseudo-label rounds (hold-out, final blend)</h2>",
-        f"<p>The final stage ran {model.pseudo_rounds_} round(s): those up to the best on the hold-out.</p>",
+        f"<p>The final stage ran {model.pseudo_rounds_} round(s): those up to the best on the hold-out. "
+        f"It fitted {html.escape(', '.join(model.final_models_))}"
+        f"{PRUNED if model.recipe.fusion.prune else ''}.</p>",
         _table(pd.DataFrame(model.rounds_).rename_axis("round").reset_index()),
         f"<h2>Drift correction</h2><p>{html.escape(str(model.drift_.describe()))}</p>",
         "<h2>Predicted against true (hold-out)</h2>", _img(_scatter(hold)),

@@ -2,10 +2,11 @@
 
     recipe.yaml              the resolved recipe
     metrics.json             hold-out scores (with bootstrap intervals) per model and tier,
-                             out-of-fold scores, pseudo-label rounds, drift, fusion weights
+                             out-of-fold scores, pseudo-label rounds, the models the final
+                             stage fitted, drift, fusion weights
     oof.parquet              out-of-fold predictions of the final stage, with labels
     holdout.parquet          the validation stage's predictions on the hold-out
-    test_predictions.parquet every model's and tier's test predictions
+    test_predictions.parquet test predictions of every model fitted and tier
     submission.json          the SMP Challenge submission
     model.pkl                the fitted PopFusion (``popfusion predict`` loads it)
     checkpoints/             every fitted fold model (a rerun resumes from them)
@@ -50,6 +51,7 @@ def run_metrics(model: PopFusion) -> dict:
         "final_oof": model.oof_metrics_,
         "pseudo_label_rounds": model.rounds_,
         "pseudo_label_rounds_used": model.pseudo_rounds_,
+        "final_models": model.final_models_,
         "drift": model.drift_.describe(),
         "fusion_weights": model.weights_,
         "features": model.feature_summary_,

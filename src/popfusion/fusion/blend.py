@@ -128,10 +128,11 @@ class TieredBlend:
         return out
 
     def used(self) -> list[str]:
-        """The tier-1 columns the final blend gives weight to, through a tier-2 blend."""
+        """The tier-1 columns the final blend gives weight to, through a tier-2 blend (a
+        stacker's negative weight is a use too)."""
         final = self.tiers_["final"]
-        return [m for tier, w in zip(final.columns_, final.weights_, strict=True) if w > 0
-                for m, v in zip(self.tiers_[tier].columns_, self.tiers_[tier].weights_, strict=True) if v > 0]
+        return [m for tier, w in zip(final.columns_, final.weights_, strict=True) if w != 0
+                for m, v in zip(self.tiers_[tier].columns_, self.tiers_[tier].weights_, strict=True) if v != 0]
 
     def describe(self) -> dict[str, dict[str, float]]:
         return {name: b.describe() for name, b in self.tiers_.items()}

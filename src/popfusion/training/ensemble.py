@@ -10,7 +10,9 @@ this is worth +0.018 SRC for LightGBM, see BENCHMARKS.md).
 Every blend is fitted on out-of-fold predictions of labelled training rows only; ``reblend``
 adds a second view of rows the models never saw (the validation hold-out's).
 Pseudo-labelled rows join the training side of every fold and never the validation side,
-so they never reach a blend's fitting rows.
+so they never reach a blend's fitting rows. With ``prune``, a pseudo-label round fits only
+the models the previous round's blend gave weight to: the others would cost a full round of
+fits (most of one, in the ``smp`` preset) for predictions no blend uses.
 """
 
 from __future__ import annotations
@@ -83,6 +85,7 @@ class Ensemble:
     checkpoints: Path | None = None
     texts: pd.Series | None = None  # post texts by index, for the text regressor
     refit: bool = True  # test predictions from a fit on every row (else the folds' mean)
+    prune: bool = True  # pseudo-label rounds fit only the models the last round's blend weighs
 
     def fit(self, X: pd.DataFrame, y: np.ndarray, times: np.ndarray, users: np.ndarray,
             X_test: pd.DataFrame, pseudo_rounds: int = 0, pseudo_share: float = 0.3,
@@ -92,26 +95,43 @@ class Ensemble:
         self.target_ = LabelTransform(self.label_transform).fit(y)
         self.fold_ = make_folds(times, self.n_folds, self.scheme, users, self.seed)
         pseudo_ok = np.ones(len(X_test), bool) if pseudo_ok is None else pseudo_ok
-        self.rounds_: list[pd.DataFrame] = []
+        self.active_, self.importance_ = list(self.specs), {}
+        self.rounds_: list[pd.DataFrame] = []  # each round's test predictions, every tier
+        self.round_oof_: list[pd.DataFrame] = []  # each round's tier-1 out-of-fold predictions
         chosen = np.zeros(len(X_test), bool)
         for rnd in range(pseudo_rounds + 1):
+            if rnd and self.prune:
+                self._prune()
             extra_X, extra_y = X_test[chosen], self.rounds_[-1]["final"].to_numpy()[chosen] if rnd else []
             self._fit_round(rnd, X, y, extra_X, np.asarray(extra_y, float), X_test)
             self.rounds_.append(self.test_)
+            self.round_oof_.append(self.oof_[self.names()])
             if rnd < pseudo_rounds:
                 chosen = self._confident(self.test_, pseudo_ok, pseudo_share)
                 log.info("pseudo-label round %d: %d confident test posts join training", rnd + 1, chosen.sum())
         return self
+
+    def names(self) -> list[str]:
+        """The tier-1 models of the latest round, in recipe order."""
+        return [s.name for s in self.active_]
+
+    def _prune(self) -> None:
+        used = self.blend_.used()
+        dropped = [n for n in self.names() if n not in used]
+        if dropped:
+            log.info("the blend gives no weight to %s: the next round fits %s only",
+                     ", ".join(dropped), ", ".join(used))
+        self.active_ = [s for s in self.active_ if s.name in used]
 
     def _fit_round(self, rnd: int, X, y, extra_X, extra_y, X_test) -> None:
         X_all = pd.concat([X, extra_X]) if len(extra_X) else X
         y_all = np.concatenate([y, extra_y]) if len(extra_X) else y
         fold_all = np.concatenate([self.fold_, np.full(len(extra_X), -1)])
         z_all = self.target_.transform(y_all)
-        oof, test, self.models_, self.importance_ = {}, {}, {}, {}
+        oof, test, self.models_ = {}, {}, {}
         with progress_bar() as bar:
-            task = bar.add_task(f"round {rnd}: models", total=len(self.specs) * (self.n_folds + self.refit))
-            for spec in self.specs:
+            task = bar.add_task(f"round {rnd}: models", total=len(self.active_) * (self.n_folds + self.refit))
+            for spec in self.active_:
                 cols = feature_columns(X.columns, spec.features)
                 if not cols:
                     raise ValueError(f"model {spec.name}: no columns in feature groups {spec.features}")
@@ -178,10 +198,11 @@ class Ensemble:
             model.texts = self.texts
         return np.asarray(model.predict(X), float)
 
-    def blend(self) -> TieredBlend:
-        """An unfitted blend of this ensemble's tier-1 models, grouped by modality."""
+    def blend(self, names: list[str] | None = None) -> TieredBlend:
+        """An unfitted blend of tier-1 models grouped by modality: the named ones, or those
+        of the latest round."""
         groups: dict[str, list[str]] = {}
-        for spec in self.specs:
+        for spec in self.active_ if names is None else [s for s in self.specs if s.name in names]:
             groups.setdefault(modality(spec.features), []).append(spec.name)
         return TieredBlend(groups, self.fusion, self.mae_weight)
 
@@ -189,7 +210,7 @@ class Ensemble:
         """Refit the blends on the out-of-fold predictions together with a forward-in-time
         view of the same tier-1 models (their predictions for a later hold-out, ``y`` its
         labels), and apply them again: the weights must then hold in both."""
-        tier1 = [s.name for s in self.specs]
+        tier1 = self.names()
         self.blend_ = self.blend().fit(self.oof_[tier1], self.y_, (forward[tier1], y))
         self.oof_ = self.blend_.predict(self.oof_[tier1])
         self.test_ = self.blend_.predict(self.test_[tier1])
@@ -199,7 +220,7 @@ class Ensemble:
         """Every tier's prediction for new rows, from the tier-1 models fitted on every row
         (without ``refit``: averaged over their folds)."""
         preds = {}
-        for spec in self.specs:
+        for spec in self.active_:
             cols = feature_columns(X.columns, spec.features)
             z = np.mean([self._predict(m, _select(X, cols)) for m in self.models_[spec.name]], axis=0)
             preds[spec.name] = self.target_.inverse(z)
@@ -208,7 +229,7 @@ class Ensemble:
     def _confident(self, test: pd.DataFrame, ok: np.ndarray, share: float) -> np.ndarray:
         """Test rows where the tier-1 models that the final blend uses agree most (lowest
         spread of predictions); models the blend ignores would only add noise."""
-        tier1 = test[self.blend_.used() or [s.name for s in self.specs]].to_numpy()
+        tier1 = test[self.blend_.used()].to_numpy()
         spread = tier1.std(axis=1) if tier1.shape[1] > 1 else np.zeros(len(test))
         candidates = np.flatnonzero(ok)
         keep = candidates[np.argsort(spread[candidates], kind="stable")[: int(len(candidates) * share)]]
