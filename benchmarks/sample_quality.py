@@ -38,6 +38,8 @@ def main() -> None:
     final = metrics["holdout"]["final_drift"]
     rounds = ", ".join(f"round {i}: SRC {r['src']:.4f} / MAE {r['mae']:.4f}"
                        for i, r in enumerate(metrics["pseudo_label_rounds"]))
+    fitted = f"{len(metrics['final_models'])} of the {len(singles)} models, those the blend weighed: " + \
+        ", ".join(metrics["final_models"])
     text = f"""## Quality on the built-in sample
 `popfusion run` (the `sample` preset on the 6,000-post built-in sample) then
 `python benchmarks/sample_quality.py`, on {machine()}. Hold-out: the latest 20% of the
@@ -52,6 +54,8 @@ noise-free expected scores against the labels): **{oracle:.4f}**.
 Best single model: {best} (SRC {singles[best]['src']['value']:.4f}, MAE {singles[best]['mae']['value']:.4f});
 final blend with drift correction: SRC {final['src']['value']:.4f}, MAE {final['mae']['value']:.4f}.
 Pseudo-label rounds (final blend on the hold-out): {rounds}.
+A model the blend gave no weight to is left out of the next round and scored here from the
+last round it was fitted in; the final stage fitted {fitted}.
 Drift correction: {metrics["drift"]}.
 """
     write_section(text)
