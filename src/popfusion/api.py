@@ -123,7 +123,7 @@ class PopFusion:
         ens = stage["ensemble"]
         rows = np.flatnonzero(holdout)
         y = posts["label"].to_numpy(float)[rows]
-        preds = _latest(ens.rounds_).loc[rows]  # a model pruned from later rounds: its last round
+        preds = _latest([r.loc[rows] for r in ens.rounds_])  # a pruned model: from its last round
         days = _days(posts.loc[rows, "posted_at"])
         self.drift_ = DriftCorrection(self.recipe.drift).fit(days, y, preds["final"].to_numpy())
         preds = preds.assign(final_drift=self.drift_.apply(days, preds["final"].to_numpy()))
