@@ -12,12 +12,15 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from popfusion import load
+from popfusion import load, metrics
 from popfusion.api import PopFusion
+from popfusion.atomic import save_pickle
 from popfusion.cli import app
 from popfusion.data.synthetic import SynthSpec, generate
+from popfusion.features.base import DAY, utc_seconds
 from popfusion.recipe import Recipe
 from popfusion.runs import ARTIFACTS
+from popfusion.training.drift import DriftCorrection
 from popfusion.training.ensemble import Ensemble
 
 RECIPE = {
@@ -128,6 +131,33 @@ def test_the_final_stage_fits_only_the_models_the_blend_weighs(posts: pd.DataFra
     assert everything.final_models_ == names
     rounds = everything.pseudo_rounds_ + 1
     assert [list(o.columns) for o in everything.ensemble_.round_oof_] == [names] * rounds
+
+
+def test_drift_and_hold_out_scores_come_from_the_best_pseudo_label_round(posts: pd.DataFrame,
+                                                                        tmp_path: Path) -> None:
+    """The final stage reruns the pseudo-label rounds only up to the best one, so the
+    drift correction it applies, and the hold-out scores it reports, are those of that
+    round, not of a later, worse one."""
+    model = _fit(posts, tmp_path)
+    assert model.pseudo_rounds_ < len(model.rounds_) - 1  # in the tiny run, the pseudo-label round hurt
+    hold = model.holdout_predictions_
+    assert metrics.score(hold["label"], hold["final"]) == model.rounds_[model.pseudo_rounds_]
+    days = utc_seconds(hold["posted_at"]) / DAY
+    expected = DriftCorrection(RECIPE["drift"]).fit(days, hold["label"], hold["final"])
+    assert model.drift_.describe() == expected.describe()
+
+
+def test_a_model_saved_in_another_format_is_refused_clearly(tmp_path: Path) -> None:
+    """A saved model carries its format; ``predict`` on one from an older popfusion says
+    to rerun instead of failing on a missing attribute."""
+    model = PopFusion(Recipe.model_validate(RECIPE), cache_dir=tmp_path / "cache")
+    assert isinstance(PopFusion.load(model.save(tmp_path / "now.pkl")), PopFusion)
+    save_pickle(PopFusion(Recipe.model_validate(RECIPE)), tmp_path / "run" / "model.pkl")  # no format_
+    new = tmp_path / "new.csv"
+    new.write_text("post_id,user_id,posted_at\np1,u1,2020-01-01\n")
+    result = CliRunner().invoke(app, ["predict", str(tmp_path / "run"), "--data", str(new)])
+    assert result.exit_code == 1
+    assert "saved in format 1" in result.output and "Rerun `popfusion run`" in " ".join(result.output.split())
 
 
 def test_predict_matches_the_run_on_its_own_test_posts(posts: pd.DataFrame, tmp_path: Path) -> None:

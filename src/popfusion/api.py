@@ -32,6 +32,8 @@ from popfusion.training.splits import chronological_holdout
 
 log = logging.getLogger(__name__)
 
+FORMAT = 2  # of a saved PopFusion; bump it when a change would break predicting with an older one
+
 
 class PopFusion:
     def __init__(self, recipe: Recipe, cache_dir: str | Path | None = None,
@@ -109,9 +111,10 @@ class PopFusion:
         return {"ensemble": ensemble, "train": order, "blocks": blocks}
 
     def _validate(self, posts: pd.DataFrame, holdout: np.ndarray, stage: dict) -> None:
-        """Scores of every model and tier on the hold-out, the drift correction, and the
-        score of each pseudo-label round; the final stage runs the rounds up to the best
-        one (none if no round beat the models without pseudo-labels).
+        """The score of each pseudo-label round on the hold-out; the final stage runs the
+        rounds up to the best one (none if no round beat the models without pseudo-labels),
+        so the drift correction and every model's and tier's hold-out score come from those
+        rounds, not from a later, worse one.
 
         The tier-1 models' hold-out predictions of that round are kept (``forward_``): with
         ``fusion.forward`` the final stage's blend weights must hold on them as well as on
@@ -123,7 +126,13 @@ class PopFusion:
         ens = stage["ensemble"]
         rows = np.flatnonzero(holdout)
         y = posts["label"].to_numpy(float)[rows]
-        preds = _latest([r.loc[rows] for r in ens.rounds_])  # a pruned model: from its last round
+        self.rounds_ = [metrics.score(y, r.loc[rows, "final"]) for r in ens.rounds_]
+        best = self.pseudo_rounds_ = int(np.argmax([r["src"] for r in self.rounds_]))
+        if best < len(self.rounds_) - 1:
+            log.info("pseudo-labels: %d of %d round(s) helped on the hold-out (SRC %s)", best,
+                     len(self.rounds_) - 1, ", ".join(f"{r['src']:.4f}" for r in self.rounds_))
+        # the rounds the final stage reruns; a model pruned from one is taken from its last
+        preds = _latest([r.loc[rows] for r in ens.rounds_[:best + 1]])
         days = _days(posts.loc[rows, "posted_at"])
         self.drift_ = DriftCorrection(self.recipe.drift).fit(days, y, preds["final"].to_numpy())
         preds = preds.assign(final_drift=self.drift_.apply(days, preds["final"].to_numpy()))
@@ -131,12 +140,6 @@ class PopFusion:
         self.validation_ = {c: metrics.bootstrap(y, preds[c].to_numpy(), n=n, seed=self.recipe.seed)
                             if n else {m: {"value": v} for m, v in metrics.score(y, preds[c]).items()}
                             for c in preds.columns}
-        self.rounds_ = [metrics.score(y, r.loc[rows, "final"]) for r in ens.rounds_]
-        self.pseudo_rounds_ = int(np.argmax([r["src"] for r in self.rounds_]))
-        if self.pseudo_rounds_ < len(self.rounds_) - 1:
-            log.info("pseudo-labels: %d of %d round(s) helped on the hold-out (SRC %s)", self.pseudo_rounds_,
-                     len(self.rounds_) - 1, ", ".join(f"{r['src']:.4f}" for r in self.rounds_))
-        best = self.pseudo_rounds_
         tier1 = list(ens.round_oof_[best].columns)
         self.forward_ = (ens.rounds_[best].loc[rows, tier1], y)
         y_train = posts["label"].to_numpy(float)[stage["train"]]
@@ -177,11 +180,20 @@ class PopFusion:
     # -- persistence --------------------------------------------------------------------------
 
     def save(self, path: str | Path) -> Path:
+        self.format_ = FORMAT
         return save_pickle(self, path)
 
     @staticmethod
     def load(path: str | Path) -> PopFusion:
-        return load_pickle(path, PopFusion)
+        """The model saved at ``path``; one saved in another format cannot predict, and
+        says so instead of failing on a missing attribute half way through."""
+        model = load_pickle(path, PopFusion)
+        saved = getattr(model, "format_", 1)  # models saved before formats were numbered
+        if saved != FORMAT:
+            raise ValueError(f"{path} holds a model saved in format {saved}; this popfusion reads format "
+                             f"{FORMAT}. Rerun `popfusion run` on its data: the feature cache and the "
+                             "finished models' checkpoints are reused")
+        return model
 
 
 def _latest(frames: list[pd.DataFrame]) -> pd.DataFrame:

@@ -236,7 +236,11 @@ def predict(
     from popfusion.api import PopFusion
     from popfusion.submission import write_submission
 
-    model = PopFusion.load(run_dir / "model.pkl")
+    try:
+        model = PopFusion.load(run_dir / "model.pkl")
+    except (OSError, TypeError, ValueError) as err:
+        console.print(f"[bold red]error:[/] {err}")
+        raise typer.Exit(1) from None
     posts = _load(data, column_map, image_root, crawled)
     scores = model.predict(posts)
     out = out or run_dir / "predictions.parquet"
