@@ -286,8 +286,10 @@ def compare(args: argparse.Namespace) -> dict:
             preset = "medium_quality" if system == "ag_medium" else "best_quality"
             pred, cost = run_autogluon(python, frames, preset, limit, work, system, args.ag_exclude)
             cost["time_limit"] = limit
+            cost["options"] = f"--budget {limit:.0f}"
             if args.ag_exclude:
                 cost["excluded_model_types"] = args.ag_exclude.split(",")
+                cost["options"] += f" --ag-exclude {args.ag_exclude}"
         cost["predict_posts_per_s"] = args.new_posts / cost.pop("predict_seconds")
         excluded = cost.get("excluded_model_types")
         name = SYSTEMS[system] + (f" without {', '.join(excluded)}" if excluded else "")
@@ -322,6 +324,18 @@ def table(result: dict) -> str:
                     f"{_minutes(r)} | {r['predict_posts_per_s']:,.0f} | "
                     f"{r['peak_gb']:.1f} GB{'' if r.get('memory') == 'pss' else ' *'} |")
     return "\n".join(rows)
+
+
+def reproduce(result: dict) -> list[str]:
+    """The commands that rerun a size's systems as they ran: systems run with the same
+    options share one command. An AutoGluon limit is written out, since by default it
+    would be taken from a new smp run's wall time."""
+    groups: dict[str, list[str]] = {}
+    for key in result["systems"]:
+        groups.setdefault(result["systems"][key].get("options", ""), []).append(key)
+    base = f"python benchmarks/compare.py --posts {result['posts']} --seed {result['seed']}"
+    return [f"`{base} --systems {','.join(keys)}{' ' + options if options else ''}`"
+            for options, keys in groups.items()]
 
 
 def _minutes(system: dict) -> str:
@@ -362,6 +376,9 @@ def growth(results: list[dict]) -> list[str]:
             nlogn = n * np.log(b["posts"]) / np.log(a["posts"])
             names = a["systems"][key]["name"], b["systems"][key]["name"]
             caveat = "" if names[0] == names[1] else f"; not like for like: {names[0]}, then {names[1]}"
+            limits = [r["systems"][key].get("time_limit") for r in (a, b)]
+            if None not in limits:  # AutoGluon's time follows the limit it is given
+                caveat += f"; time limits {limits[0]:,.0f} s, then {limits[1]:,.0f} s"
             out.append(f"{SYSTEMS[key]}: {a['posts']:,} -> {b['posts']:,} posts, time x{t:.1f} "
                        f"(n log n: x{nlogn:.1f}{caveat})")
     return out
@@ -409,8 +426,7 @@ def write_report(results: list[dict]) -> None:
     for r in results:
         parts += [f"### {r['posts']:,} posts", "",
                   f"On {r['machine']}; best SRC any model could reach (noise-free scores): "
-                  f"**{r['oracle_src']:.4f}**. Reproduce: `python benchmarks/compare.py --posts {r['posts']} "
-                  f"--seed {r['seed']}`.", "", table(r), ""]
+                  f"**{r['oracle_src']:.4f}**. Reproduce: {'; '.join(reproduce(r))}.", "", table(r), ""]
         parts += [f"- {line}" for line in targets(r)]
         parts += [f"- {v['name']}: {v['note']}" for v in r["systems"].values() if v.get("note")]
         if any(v.get("memory") != "pss" for v in r["systems"].values()):

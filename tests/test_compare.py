@@ -25,7 +25,7 @@ def compare():
 
 
 def test_compare_runs_popfusion_end_to_end(tmp_path: Path, compare) -> None:
-    args = argparse.Namespace(posts=400, seed=3, new_posts=80, systems="fast", budget=None,
+    args = argparse.Namespace(posts=400, seed=3, new_posts=80, systems="fast", budget=None, ag_exclude="",
                               bootstrap=20, work=tmp_path, ag_venv=tmp_path / "no-venv", no_write=True,
                               resume=False)
     result = compare.compare(args)
@@ -36,6 +36,11 @@ def test_compare_runs_popfusion_end_to_end(tmp_path: Path, compare) -> None:
     assert r["wall_seconds"] > 0 and r["peak_gb"] > 0.05 and r["predict_posts_per_s"] > 0
     assert not (tmp_path / "no-venv").exists()  # AutoGluon untouched without an ag system
     assert "popfusion fast" in compare.table(result)
+    ag = {"options": "--budget 90 --ag-exclude RF"}
+    with_ag = {**result, "systems": {**result["systems"], "ag_best": ag}}
+    assert compare.reproduce(with_ag) == [  # each system's own options, written out
+        "`python benchmarks/compare.py --posts 400 --seed 3 --systems fast`",
+        "`python benchmarks/compare.py --posts 400 --seed 3 --systems ag_best --budget 90 --ag-exclude RF`"]
     bigger = {**result, "posts": 800}
     assert "x" in compare.growth([result, bigger])[0]
     assert compare.plot([result, bigger], tmp_path / "plot.png").stat().st_size > 1000
