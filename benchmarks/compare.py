@@ -396,8 +396,10 @@ def plot(results: list[dict], path: Path) -> Path:
         if not runs:
             continue
         n = [r["posts"] for r in runs]
-        axes[0].plot(n, [r["systems"][key]["wall_seconds"] / 60 for r in runs], "o-", label=name)
-        axes[1].plot(n, [r["systems"][key]["peak_gb"] for r in runs], "o-", label=name)
+        limited = any("time_limit" in r["systems"][key] for r in runs)  # AutoGluon: its time follows its limit
+        style, label = ("o--", f"{name} (on a time limit)") if limited else ("o-", name)
+        axes[0].plot(n, [r["systems"][key]["wall_seconds"] / 60 for r in runs], style, label=label)
+        axes[1].plot(n, [r["systems"][key]["peak_gb"] for r in runs], style, label=label)
     for ax, ylabel in zip(axes, ("training wall time (min)", "peak memory (GB)"), strict=True):
         ax.set(xscale="log", yscale="log", xlabel="posts", ylabel=ylabel)
         ax.grid(True, which="both", alpha=0.3)
