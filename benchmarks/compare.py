@@ -286,10 +286,8 @@ def compare(args: argparse.Namespace) -> dict:
             preset = "medium_quality" if system == "ag_medium" else "best_quality"
             pred, cost = run_autogluon(python, frames, preset, limit, work, system, args.ag_exclude)
             cost["time_limit"] = limit
-            cost["options"] = f"--budget {limit:.0f}"
             if args.ag_exclude:
                 cost["excluded_model_types"] = args.ag_exclude.split(",")
-                cost["options"] += f" --ag-exclude {args.ag_exclude}"
         cost["predict_posts_per_s"] = args.new_posts / cost.pop("predict_seconds")
         excluded = cost.get("excluded_model_types")
         name = SYSTEMS[system] + (f" without {', '.join(excluded)}" if excluded else "")
@@ -331,11 +329,13 @@ def reproduce(result: dict) -> list[str]:
     options share one command. An AutoGluon limit is written out, since by default it
     would be taken from a new smp run's wall time."""
     groups: dict[str, list[str]] = {}
-    for key in result["systems"]:
-        groups.setdefault(result["systems"][key].get("options", ""), []).append(key)
+    for key, system in result["systems"].items():
+        options = f" --budget {system['time_limit']:.0f}" if "time_limit" in system else ""
+        if system.get("excluded_model_types"):
+            options += f" --ag-exclude {','.join(system['excluded_model_types'])}"
+        groups.setdefault(options, []).append(key)
     base = f"python benchmarks/compare.py --posts {result['posts']} --seed {result['seed']}"
-    return [f"`{base} --systems {','.join(keys)}{' ' + options if options else ''}`"
-            for options, keys in groups.items()]
+    return [f"`{base} --systems {','.join(keys)}{options}`" for options, keys in groups.items()]
 
 
 def _minutes(system: dict) -> str:

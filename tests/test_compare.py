@@ -36,7 +36,7 @@ def test_compare_runs_popfusion_end_to_end(tmp_path: Path, compare) -> None:
     assert r["wall_seconds"] > 0 and r["peak_gb"] > 0.05 and r["predict_posts_per_s"] > 0
     assert not (tmp_path / "no-venv").exists()  # AutoGluon untouched without an ag system
     assert "popfusion fast" in compare.table(result)
-    ag = {"options": "--budget 90 --ag-exclude RF"}
+    ag = {"time_limit": 90.2, "excluded_model_types": ["RF"]}
     with_ag = {**result, "systems": {**result["systems"], "ag_best": ag}}
     assert compare.reproduce(with_ag) == [  # each system's own options, written out
         "`python benchmarks/compare.py --posts 400 --seed 3 --systems fast`",
