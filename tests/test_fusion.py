@@ -67,7 +67,24 @@ def test_drift_correction() -> None:
     trend = DriftCorrection("trend").fit(days, y, np.full(100, 6.0))
     assert trend.slope_ == pytest.approx(-0.01)
     np.testing.assert_allclose(trend.apply(days, np.full(100, 6.0)), y, atol=1e-9)
-    assert trend.apply(np.array([1000.0]), np.array([6.0]))[0] == pytest.approx(y[-1], abs=0.01)  # capped
+    # carried past the hold-out, damped: at most one more hold-out span of the ramp
+    far = trend.apply(np.array([150.0, 1000.0, 1e6]), np.full(3, 6.0))
+    assert y[-1] - 0.99 < far[0] < y[-1] - 0.01
+    assert far[1] == pytest.approx(y[-1] - 0.01 * 99, abs=0.01) and far[2] == pytest.approx(far[1], abs=1e-3)
+
+
+def test_drift_auto_picks_the_trend_on_a_steady_rise_and_none_without_one() -> None:
+    rng = np.random.default_rng(0)
+    days = np.sort(rng.uniform(0, 100, 2000))
+    rising = 6 + 0.02 * days + rng.normal(0, 0.3, 2000)
+    flat = 6 + rng.normal(0, 0.3, 2000)
+    pred = 6 + 0.5 * (flat - 6) + rng.normal(0, 0.1, 2000)  # a model that knows some of the noise
+    up = DriftCorrection("auto").fit(days, rising, pred)
+    assert up.chosen_ == "trend" and up.slope_ == pytest.approx(0.02, abs=0.005)
+    assert set(up.describe()["backtest"]) == {"none", "shift", "trend"}
+    level = DriftCorrection("auto").fit(days, flat, pred)
+    assert level.chosen_ == "none"
+    assert "chosen by backtests" in level.explain()
 
 
 def _frame(n: int = 900, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:

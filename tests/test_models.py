@@ -18,7 +18,7 @@ FAST = {
     "catboost": {"iterations": 150, "learning_rate": 0.1},
     "ridge": {},
     "mlp": {"epochs": 60, "hidden": (64,), "lr": 3e-3, "batch_size": 64},
-    "tabnet": {"pretrain_epochs": 2, "epochs": 15, "batch_size": 256, "width": 8},
+    "tabnet": {"pretrain_epochs": 2, "epochs": 40, "batch_size": 256, "width": 8},
     "dae_cnn": {"dae_epochs": 3, "epochs": 15, "code": 32},
 }
 

@@ -155,6 +155,16 @@ def _print_summary(summary: dict) -> None:
     if "label_by_month" in summary:
         console.print(_kv_table("mean label by month", summary["label_by_month"]))
         console.print(f"mean label by time decile: {summary['label_by_time_decile']}")
+    if summary.get("columns"):
+        table = Table(title="the platform's own columns (features of the columns block)", title_justify="left")
+        for col in ("column", "kind", "missing", "distinct", "SRC with label"):
+            table.add_column(col, no_wrap=True)
+        for c in summary["columns"]:
+            src = "" if c["label_src"] is None else f"{c['label_src']:+.3f}" + (" LEAK?" if c["leak"] else "")
+            table.add_row(c["column"], c["kind"], f"{c['missing']:.2%}", str(c["distinct"]), src)
+        console.print(table)
+    for warning in summary.get("warnings", []):
+        console.print(f"[bold yellow]warning:[/] {warning}")
 
 
 def _kv_table(title: str, values: dict) -> Table:

@@ -72,7 +72,9 @@ class Recipe(BaseModel):
     models: list[ModelSpec] = Field(default_factory=list)
     validation: ValidationSpec = Field(default_factory=ValidationSpec)
     label_transform: Literal["none", "standard", "rankgauss"] = "none"
-    drift: Literal["none", "shift", "trend"] = "none"
+    drift: Literal["none", "shift", "trend", "auto"] = Field(
+        "auto", description="none, shift, trend (carried into the test period, damped), or auto: "
+                            "whichever wins rolling-origin backtests on the hold-out")
     pseudo: PseudoSpec = Field(default_factory=PseudoSpec)
     fusion: FusionSpec = Field(default_factory=FusionSpec)
     seed: int = 0

@@ -11,7 +11,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from popfusion.data.schema import is_vector_column
+from popfusion.data.columns import KINDS, as_dates, as_numbers, infer_types
+from popfusion.data.schema import is_vector_column, missing_mask
+
+LEAK_SRC = 0.9  # a column that ranks the labels this well was likely measured after posting
 
 
 def describe(table: pd.DataFrame) -> dict:
@@ -32,6 +35,47 @@ def describe(table: pd.DataFrame) -> dict:
             out["label_by_time_decile"] = label_by_time_decile(labelled)
         if "crawled_at" in table and table["crawled_at"].notna().any():
             out["crawled"] = crawl_lag(table)
+    kinds = infer_types(table)
+    if kinds:
+        out["columns"] = [column_summary(table, c, k, labelled) for c, k in kinds.items()]
+        out["warnings"] = [f"column {c['column']!r} ranks the labels with |SRC| {abs(c['label_src']):.2f} "
+                           "(out of fold): it looks like engagement measured after posting, a leak; "
+                           "drop it (columns block: params: {drop: [...]}) unless it is known before "
+                           "a post goes out" for c in out["columns"] if c["leak"]]
+    return out
+
+
+def column_summary(table: pd.DataFrame, column: str, kind: str, labelled: pd.DataFrame) -> dict:
+    """A platform column's inferred kind, what popfusion does with it, its missing share,
+    distinct values, and how well it alone ranks the labels: numbers as they are, other
+    values through their out-of-fold mean label (5 folds), so that a column which is the
+    label in disguise stands out (``leak``)."""
+    values = table[column]
+    src = np.nan
+    if len(labelled) > 20 and kind not in ("id", "empty", "drop", "text", "list"):
+        x = _as_score(labelled, column, kind)
+        ok = np.isfinite(x)
+        if ok.sum() > 20 and np.ptp(x[ok]) > 0:
+            src = float(pd.Series(x[ok]).corr(labelled["label"][ok].reset_index(drop=True), method="spearman"))
+    return {"column": column, "kind": kind, "use": KINDS[kind],
+            "missing": round(float(missing_mask(values).mean()), 4),
+            "distinct": int(values.nunique()), "label_src": None if np.isnan(src) else round(src, 4),
+            "leak": bool(not np.isnan(src) and abs(src) > LEAK_SRC)}
+
+
+def _as_score(labelled: pd.DataFrame, column: str, kind: str) -> np.ndarray:
+    values = labelled[column]
+    if kind in ("numeric", "boolean"):
+        return as_numbers(values).to_numpy(float)
+    if kind == "datetime":
+        return ((labelled["posted_at"] - as_dates(values)).dt.total_seconds()).to_numpy(float)
+    keys = values.astype("string").fillna("<missing>").to_numpy()
+    fold = np.random.default_rng(0).permutation(len(keys)) % 5
+    y = labelled["label"].to_numpy(float)
+    out = np.full(len(keys), np.nan)
+    for f in range(5):
+        means = pd.Series(y[fold != f]).groupby(keys[fold != f]).mean()
+        out[fold == f] = pd.Series(keys[fold == f]).map(means).to_numpy(float)
     return out
 
 

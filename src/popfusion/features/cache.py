@@ -19,17 +19,17 @@ from popfusion.features.base import FeatureBlock
 
 log = logging.getLogger(__name__)
 
-# The columns whose values decide every block's output (labels only for label blocks).
-_DATA_COLUMNS = ("post_id", "user_id", "posted_at", "split", "title", "tags", "category",
-                 "subcategory", "concept", "latitude", "longitude", "image_path")
-
-
 def data_fingerprint(posts: pd.DataFrame, with_labels: bool) -> str:
-    """A hash of the posts' identity and content (and labels when a block reads them)."""
-    cols = [c for c in _DATA_COLUMNS if c in posts] + (["label"] if with_labels and "label" in posts else [])
+    """A hash of every column of the posts but the label (and of the label too when a
+    block reads labels): any change to any value a block could read makes a new entry."""
+    cols = [c for c in posts.columns if c != "label" or with_labels]
     digest = hashlib.sha256()
-    digest.update(",".join(cols).encode())
-    digest.update(pd.util.hash_pandas_object(posts[cols], index=False).to_numpy().tobytes())
+    digest.update(",".join(map(str, cols)).encode())
+    for col in cols:  # column by column: a wide table is not copied whole
+        values = posts[col]
+        if values.dtype == object:  # lists or mixed values from JSON: hashed by their text
+            values = values.astype(str)
+        digest.update(pd.util.hash_pandas_object(values, index=False).to_numpy().tobytes())
     return digest.hexdigest()[:16]
 
 
@@ -47,9 +47,13 @@ class FeatureCache:
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
+        self._data: dict[tuple[int, bool], str] = {}  # data fingerprints of the posts in hand
 
     def path(self, block: FeatureBlock, posts: pd.DataFrame) -> Path:
-        key = f"{block.fingerprint()}-{data_fingerprint(posts, block.uses_labels)}"
+        memo = (id(posts), block.uses_labels)
+        if memo not in self._data:
+            self._data[memo] = data_fingerprint(posts, block.uses_labels)
+        key = f"{block.fingerprint()}-{self._data[memo]}"
         return self.root / f"{block.name}-{key}.parquet"
 
     def build(self, block: FeatureBlock, posts: pd.DataFrame,
@@ -60,7 +64,8 @@ class FeatureCache:
         start = time.perf_counter()
         block.cache_dir = self.root / "embeddings"
         if path.exists():
-            frame = pd.read_parquet(path).set_axis(posts.index)
+            frame = pd.read_parquet(path)
+            frame = frame.set_axis(posts.index) if frame.shape[1] else pd.DataFrame(index=posts.index)
             cached = True
             if fitted:
                 block.fit(posts)

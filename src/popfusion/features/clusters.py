@@ -23,7 +23,7 @@ class Clusters(FeatureBlock):
     name = "cluster"
     uses_labels = True
 
-    version = 2  # centroids fitted on a sample of at most ``fit_sample`` posts
+    version = 3  # centroids fitted on a sample of at most ``fit_sample`` posts
 
     def __init__(self, source: str = "text", levels: tuple[int, ...] = (16, 64, 256), seed: int = 0,
                  image_size: int = 224, fit_sample: int = 50_000) -> None:

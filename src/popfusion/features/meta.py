@@ -36,9 +36,9 @@ class Metadata(FeatureBlock):
         super().__init__(desc_pca=desc_pca, geo_cell=geo_cell, language=language, crawled=crawled)
 
     def fit(self, posts: pd.DataFrame) -> Metadata:
-        self.codes_ = {c: _vocabulary(posts[c]) for c in CATEGORICALS if c in posts}
+        self.codes_ = {c: vocabulary(posts[c]) for c in CATEGORICALS if c in posts}
         cells = _geo_cells(posts, self.params["geo_cell"])
-        self.codes_["geo_cell"] = _vocabulary(cells.dropna())
+        self.codes_["geo_cell"] = vocabulary(cells.dropna())
         self.pca_ = {}
         k = self.params["desc_pca"]
         if k:
@@ -47,9 +47,10 @@ class Metadata(FeatureBlock):
                 if block is not None:
                     self.pca_[prefix] = fit_pca(block, k)
         self.languages_ = None
-        if self.params["language"]:
-            langs = pd.concat([_languages(posts[c]) for c in ("title", "tags") if c in posts])
-            self.languages_ = _vocabulary(langs["lang"])
+        texts = [c for c in ("title", "tags") if c in posts]
+        if self.params["language"] and texts:
+            langs = pd.concat([_languages(posts[c]) for c in texts])
+            self.languages_ = vocabulary(langs["lang"])
         return self
 
     def transform(self, posts: pd.DataFrame) -> pd.DataFrame:
@@ -84,14 +85,14 @@ class Metadata(FeatureBlock):
             "latitude": posts["latitude"], "longitude": posts["longitude"],
             "geo_x": np.cos(lat) * np.cos(lon), "geo_y": np.cos(lat) * np.sin(lon), "geo_z": np.sin(lat),
             "has_geo": posts["latitude"].notna().astype(float),
-            "geo_cell__cat": _encode(_geo_cells(posts, self.params["geo_cell"]), self.codes_["geo_cell"]),
+            "geo_cell__cat": encode_codes(_geo_cells(posts, self.params["geo_cell"]), self.codes_["geo_cell"]),
         }
         if "geo_accuracy" in posts:
             f["geo_accuracy"] = posts["geo_accuracy"]
         return pd.DataFrame(f, index=posts.index).astype("float32")
 
     def _categories(self, posts: pd.DataFrame) -> pd.DataFrame:
-        f = {f"{c}__cat": _encode(posts[c], codes) for c, codes in self.codes_.items()
+        f = {f"{c}__cat": encode_codes(posts[c], codes) for c, codes in self.codes_.items()
              if c != "geo_cell" and c in posts}
         for col, name in (("media_type", "is_video"),):
             if col in posts:
@@ -118,7 +119,7 @@ class Metadata(FeatureBlock):
             f[f"{col}_non_ascii_share"] = text.str.count(r"[^\x00-\x7f]") / chars.clip(lower=1)
             if self.languages_ is not None:
                 langs = _languages(posts[col])
-                f[f"{col}_lang__cat"] = _encode(langs["lang"], self.languages_)
+                f[f"{col}_lang__cat"] = encode_codes(langs["lang"], self.languages_)
                 f[f"{col}_lang_score"] = langs["score"]
         if "title" in posts:
             f["title_is_filename"] = posts["title"].fillna("").str.match(FILENAME_TITLE).astype(float)
@@ -168,14 +169,14 @@ def _crawled(posts: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(f, index=posts.index).astype("float32")
 
 
-def _vocabulary(values: pd.Series) -> dict[str, int]:
+def vocabulary(values: pd.Series) -> dict[str, int]:
     """Values seen in fit -> codes, most frequent first (a stable order for a given input)."""
     counts = values.dropna().astype(str).value_counts(sort=False)
     ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
     return {v: i for i, (v, _) in enumerate(ordered)}
 
 
-def _encode(values: pd.Series, codes: dict[str, int]) -> pd.Series:
+def encode_codes(values: pd.Series, codes: dict[str, int]) -> pd.Series:
     return values.astype("string").map(codes).astype("float64").fillna(-1.0)
 
 

@@ -11,19 +11,22 @@ import pandas as pd
 from popfusion.features.base import FeatureBlock
 from popfusion.features.cache import BlockResult, FeatureCache
 from popfusion.features.clusters import Clusters
+from popfusion.features.columns import PlatformColumns
 from popfusion.features.crossmodal import CrossModal
 from popfusion.features.image import ImageEmbedding, ImageStats
 from popfusion.features.knn import NeighbourLabels
+from popfusion.features.lexical import LexicalModel
 from popfusion.features.meta import Metadata
 from popfusion.features.text import TextEmbedding
+from popfusion.features.trend import AudienceTrend
 from popfusion.features.user_history import UserHistory
 from popfusion.registry import construct
 
 log = logging.getLogger(__name__)
 
 BLOCKS: dict[str, type[FeatureBlock]] = {
-    cls.name: cls for cls in (Metadata, UserHistory, TextEmbedding, ImageStats, ImageEmbedding,
-                              CrossModal, Clusters, NeighbourLabels)
+    cls.name: cls for cls in (Metadata, UserHistory, PlatformColumns, AudienceTrend, TextEmbedding,
+                              LexicalModel, ImageStats, ImageEmbedding, CrossModal, Clusters, NeighbourLabels)
 }
 
 

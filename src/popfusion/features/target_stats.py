@@ -19,7 +19,9 @@ import pandas as pd
 
 from popfusion.features.base import DAY
 
-STATS = ("mean", "median", "std", "count", "last", "recent_mean", "mean_shrunk", "seen", "age_days")
+STATS = ("mean", "median", "std", "count", "last", "recent_mean", "decayed_mean", "slope_per_year",
+         "mean_shrunk", "seen", "age_days")
+DECAY_DAYS = 90.0  # the time constant of ``decayed_mean``: a label that old weighs 1/e of a new one
 
 
 def cutoffs(post_ids: pd.Series, t: np.ndarray, history_ids: pd.Series) -> np.ndarray:
@@ -36,7 +38,7 @@ def earlier_label_stats(history: pd.DataFrame, queries: pd.DataFrame, window: in
     key = h["key"].to_numpy()
     start = np.maximum.accumulate(np.where(np.r_[True, key[1:] != key[:-1]], np.arange(len(h)), 0)) \
         if len(h) else np.zeros(0, int)
-    inclusive = _expanding_stats(h["label"].to_numpy("float64"), key, start, window)
+    inclusive = _expanding_stats(h["label"].to_numpy("float64"), h["t"].to_numpy("float64"), key, start, window)
     # the last history row of the query's key strictly before its cut-off; keys as shared
     # integer codes, so string and integer keys of any dtype match
     codes, _ = pd.factorize(np.concatenate([key, queries["key"].to_numpy()]))
@@ -60,8 +62,12 @@ def earlier_label_stats(history: pd.DataFrame, queries: pd.DataFrame, window: in
     return stats[list(STATS)].astype("float32")
 
 
-def _expanding_stats(y: np.ndarray, key: np.ndarray, start: np.ndarray, window: int) -> pd.DataFrame:
-    """Statistics of each key's labels up to and including each row (rows sorted by key, time)."""
+def _expanding_stats(y: np.ndarray, t: np.ndarray, key: np.ndarray, start: np.ndarray,
+                     window: int) -> pd.DataFrame:
+    """Statistics of each key's labels up to and including each row (rows sorted by key,
+    time ``t`` in seconds). ``decayed_mean`` weighs each label by exp(age / DECAY_DAYS),
+    so a user whose audience grows or fades is read at their recent level;
+    ``slope_per_year`` is the least-squares trend of the labels over time (3 labels or more)."""
     groups = pd.Series(y).groupby(key, sort=False)
     count = groups.cumcount().to_numpy() + 1.0
     total = groups.cumsum().to_numpy()
@@ -69,9 +75,17 @@ def _expanding_stats(y: np.ndarray, key: np.ndarray, start: np.ndarray, window: 
     mean = total / count
     var = np.maximum(squares / count - mean**2, 0) * count / np.maximum(count - 1, 1)
     median = groups.expanding().median().reset_index(level=0, drop=True).sort_index().to_numpy()
+    years = (t - t[start]) / (365.25 * DAY) if len(t) else t  # from the key's first label
+    weight = np.exp(np.minimum(years * 365.25 / DECAY_DAYS, 600.0))
+    su, suu, sy, suy, sw, swy = (pd.Series(v).groupby(key, sort=False).cumsum().to_numpy()
+                                 for v in (years, years**2, y, years * y, weight, weight * y))
+    spread = count * suu - su**2
+    with np.errstate(invalid="ignore", divide="ignore"):
+        slope = np.where((count >= 3) & (spread > 1e-12 * count**2), (count * suy - su * sy) / spread, np.nan)
     return pd.DataFrame({
         "mean": mean, "median": median, "std": np.where(count > 1, np.sqrt(var), np.nan),
         "count": count, "last": y, "recent_mean": previous_mean(y, start, window, inclusive=True),
+        "decayed_mean": swy / sw, "slope_per_year": slope,
     })
 
 

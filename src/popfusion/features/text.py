@@ -20,11 +20,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from popfusion.data.columns import TEXT_KINDS, column_text, infer_types, safe_name, text_columns
 from popfusion.features.base import FeatureBlock, resolve_device
 from popfusion.features.reduce import fit_pca, project
 from popfusion.features.store import EmbeddingStore
-
-FIELDS = ("title", "tags", "joined")
 
 
 class TextEncoder(ABC):
@@ -193,25 +192,28 @@ def make_encoder(backend: str = "use", model: str | None = None, dim: int = 64,
 
 
 class TextEmbedding(FeatureBlock):
-    """Embeddings of the title, the tags and both joined (``fields``), one column each
-    dimension (or each of ``components`` principal axes, fitted on the fit posts), named
-    ``text_<field>_<i>``. Finished embedding batches are kept on disk, so an interrupted
-    build resumes where it stopped."""
+    """Embeddings of each text field (``fields``: ``title``, ``tags``, ``joined``, any text
+    or list column of the data by name, or ``auto`` for every one of them and all joined),
+    one column each dimension (or each of ``components`` principal axes, fitted on the fit
+    posts), named ``text_<field>_<i>``. Fields share one embedding store, so a text that
+    recurs across fields or posts is encoded once, and an interrupted build resumes where
+    it stopped."""
 
     name = "text"
 
     def __init__(self, backend: str = "use", model: str | None = None, dim: int = 64,
-                 fields: tuple[str, ...] = FIELDS, components: int | None = None, batch_size: int = 1024,
+                 fields: tuple[str, ...] = ("auto",), components: int | None = None, batch_size: int = 1024,
                  device: str = "auto") -> None:
         super().__init__(backend=backend, model=model, dim=dim, fields=list(fields), components=components,
                          batch_size=batch_size, device=device)
 
     def fit(self, posts: pd.DataFrame) -> TextEmbedding:
         p = self.params
-        texts = pd.concat([field_texts(posts, f) for f in p["fields"]])
+        self.fields_ = resolve_fields(posts, p["fields"])
+        texts = pd.concat([field_texts(posts, f) for f in self.fields_])
         self.encoder_ = make_encoder(p["backend"], p["model"], p["dim"], p["device"])
         self.encoder_.fit(texts.drop_duplicates().tolist())
-        self.pca_ = {f: fit_pca(self._embed(posts, f), p["components"]) for f in p["fields"]} \
+        self.pca_ = {f: fit_pca(self._embed(posts, f), p["components"]) for f in self.fields_} \
             if p["components"] else {}
         return self
 
@@ -233,26 +235,50 @@ class TextEmbedding(FeatureBlock):
 
     def transform(self, posts: pd.DataFrame) -> pd.DataFrame:
         parts = []
-        for field in self.params["fields"]:
+        for field in self.fields_:
             vectors = self._embed(posts, field)
             if field in self.pca_:
                 vectors = project(vectors, self.pca_[field])
-            cols = [f"{self.name}_{field}_{i}" for i in range(vectors.shape[1])]
+            cols = [f"{self.name}_{safe_name(field)}_{i}" for i in range(vectors.shape[1])]
             parts.append(pd.DataFrame(vectors, index=posts.index, columns=cols))
-        return pd.concat(parts, axis=1)
+        return pd.concat(parts, axis=1) if parts else pd.DataFrame(index=posts.index)
 
 
 def field_texts(posts: pd.DataFrame, field: str) -> pd.Series:
-    """The text of one field for every post ('' when missing)."""
-    title = posts["title"].fillna("") if "title" in posts else pd.Series("", index=posts.index)
-    tags = posts["tags"].fillna("") if "tags" in posts else pd.Series("", index=posts.index)
-    if field == "title":
-        return title.astype(str)
-    if field == "tags":
-        return tags.astype(str)
+    """The text of one field for every post ('' when missing): ``title``, ``tags``, any
+    text or list column of the platform's own, or ``joined`` (all of them, in that order)."""
     if field == "joined":
-        return (title + ". " + tags).str.strip(". ").astype(str)
-    raise ValueError(f"unknown text field {field!r}: {', '.join(FIELDS)}")
+        parts = [field_texts(posts, f) for f in text_fields(posts)]
+        if not parts:
+            return pd.Series("", index=posts.index, dtype=object)
+        joined = parts[0]
+        for part in parts[1:]:
+            joined = joined + ". " + part
+        return joined.str.strip(". ").astype(str)
+    if field in ("title", "tags"):
+        return posts[field].fillna("").astype(str) if field in posts else pd.Series("", index=posts.index)
+    kinds = infer_types(posts)
+    if kinds.get(field) in TEXT_KINDS:
+        return column_text(posts, field, kinds[field])
+    raise ValueError(f"unknown text field {field!r}: title, tags, joined, auto, or a text column of the "
+                     f"data ({', '.join(text_columns(posts)) or 'it has none'})")
+
+
+def text_fields(posts: pd.DataFrame) -> list[str]:
+    """Every field of ``posts`` that holds text: title and tags when present, then the
+    platform's own text and list columns."""
+    return [f for f in ("title", "tags") if f in posts] + text_columns(posts)
+
+
+def resolve_fields(posts: pd.DataFrame, fields: list[str]) -> list[str]:
+    """``fields`` with ``auto`` expanded: each text field of the data, and all of them
+    joined when there are several."""
+    out: list[str] = []
+    for f in fields:
+        found = text_fields(posts)
+        expanded = ([*found, "joined"] if len(found) > 1 else found) if f == "auto" else [f]
+        out += [e for e in expanded if e not in out]
+    return out
 
 
 def _packaged_minilm() -> Path:

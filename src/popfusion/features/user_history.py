@@ -34,7 +34,7 @@ class UserHistory(FeatureBlock):
     """
 
     name = "user"
-    version = 3
+    version = 4
     uses_labels = True
 
     def __init__(self, shrink: float = 3.0, window: int = 5, lookahead: bool = True) -> None:

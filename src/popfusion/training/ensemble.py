@@ -35,9 +35,11 @@ from popfusion.training.target import LabelTransform
 log = logging.getLogger(__name__)
 
 GROUPS: dict[str, tuple[str, ...]] = {
-    "meta": ("meta_",),
+    "meta": ("meta_", "columns_", "trend_"),
     "user": ("user_",),
-    "text": ("text_", "xmodal_title_tags", "cluster_text_", "knn_text_"),
+    "columns": ("columns_",),
+    "lexical": ("lexical_",),
+    "text": ("text_", "lexical_", "xmodal_title_tags", "cluster_text_", "knn_text_"),
     "image": ("image_", "imgstat_", "xmodal_image_", "cluster_image_", "knn_image_"),
     "all": ("",),
 }
@@ -53,14 +55,16 @@ def feature_columns(columns: pd.Index, groups: list[str]) -> list[str]:
     return [c for c in columns if c.startswith(prefixes)]
 
 
+MODALITY = {"text": "text", "lexical": "text", "image": "image", "all": "all"}  # others: user
+
+
 def modality(groups: list[str]) -> str:
-    """The tier-2 group a model belongs to: all, image, text, or user (user and metadata)."""
-    if "all" in groups or len({*groups} & {"text", "image"}) > 1:
+    """The tier-2 group a model belongs to: text or image when it sees only that modality,
+    user when it sees only metadata, user history and platform columns, else all."""
+    every = {MODALITY.get(g, "user") for g in groups}
+    if "all" in every or len(every) > 1:
         return "all"
-    for g in ("image", "text"):
-        if g in groups:
-            return g if set(groups) <= {g} else "all"
-    return "user"
+    return every.pop()
 
 
 @dataclass
@@ -95,7 +99,7 @@ class Ensemble:
         self.target_ = LabelTransform(self.label_transform).fit(y)
         self.fold_ = make_folds(times, self.n_folds, self.scheme, users, self.seed)
         pseudo_ok = np.ones(len(X_test), bool) if pseudo_ok is None else pseudo_ok
-        self.active_, self.importance_ = list(self.specs), {}
+        self.active_, self.importance_ = self._with_columns(X.columns), {}
         self.rounds_: list[pd.DataFrame] = []  # each round's test predictions, every tier
         self.round_oof_: list[pd.DataFrame] = []  # each round's tier-1 out-of-fold predictions
         chosen = np.zeros(len(X_test), bool)
@@ -110,6 +114,19 @@ class Ensemble:
                 chosen = self._confident(self.test_, pseudo_ok, pseudo_share)
                 log.info("pseudo-label round %d: %d confident test posts join training", rnd + 1, chosen.sum())
         return self
+
+    def _with_columns(self, columns: pd.Index) -> list[Spec]:
+        """The specs whose feature groups have columns in this data: a preset's image
+        model on posts without images, or its lexical model on posts without text, is
+        skipped with a word instead of failing the run."""
+        kept = [s for s in self.specs if feature_columns(columns, s.features)]
+        for spec in self.specs:
+            if spec not in kept:
+                log.info("%s: no columns in feature groups %s in this data; not fitted", spec.name,
+                         ", ".join(spec.features))
+        if not kept:
+            raise ValueError("no model has any feature columns in this data")
+        return kept
 
     def names(self) -> list[str]:
         """The tier-1 models of the latest round, in recipe order."""
@@ -133,8 +150,6 @@ class Ensemble:
             task = bar.add_task(f"round {rnd}: models", total=len(self.active_) * (self.n_folds + self.refit))
             for spec in self.active_:
                 cols = feature_columns(X.columns, spec.features)
-                if not cols:
-                    raise ValueError(f"model {spec.name}: no columns in feature groups {spec.features}")
                 o, t, models = self._fit_oof(spec, rnd, _select(X_all, cols), z_all, fold_all,
                                              _select(X_test, cols), bar, task)
                 oof[spec.name] = self.target_.inverse(o[: len(X)])

@@ -1,0 +1,154 @@
+"""The platform's own columns: every column of a file that is not a canonical one, typed
+from its content the way AutoGluon's feature generators type a table.
+
+A CSV export of another platform carries much of its signal in columns popfusion has no
+canonical name for (the posting app, a reply flag, a domain, a flair, a body text, the
+author's follower count). ``infer_types`` says what each holds, so that the ``columns``
+feature block, the text block and the lexical model can use it, and ``popfusion data
+describe`` can show it. Nothing here reads labels.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+
+from popfusion.data import schema
+
+KINDS = {
+    "numeric": "numbers: used as they are",
+    "boolean": "two values (true/false, yes/no, 0/1): 1.0 or 0.0",
+    "datetime": "dates: calendar parts and the age in days at posting time",
+    "category": "few distinct values: category codes (native categoricals for the GBDTs) and frequency",
+    "high_category": "many distinct values (a domain, a location): frequency and the mean of earlier labels",
+    "list": "lists of items (hashtags): item count; the items are text for the text block and lexical model",
+    "text": "free text: lengths here; embedded by the text block and read by the lexical model",
+    "id": "unique per row (an id, a URL): not a feature",
+    "empty": "no values or a single one: not a feature",
+    "drop": "left out by the recipe",
+}
+FEATURE_KINDS = ("numeric", "boolean", "datetime", "category", "high_category", "list", "text")
+TEXT_KINDS = ("text", "list")
+MAX_CATEGORIES = 100  # distinct values up to which a string column is a plain category
+_TRUE = {"true", "t", "yes", "y", "1", "1.0"}
+_FALSE = {"false", "f", "no", "n", "0", "0.0"}
+_LIST = re.compile(r"^\s*\[.*\]\s*$", re.S)
+_SAMPLE = 2000  # values looked at when a column's kind needs parsing
+
+
+def extra_columns(posts: pd.DataFrame) -> list[str]:
+    """Columns of ``posts`` that are not canonical (nor SMPD description vectors)."""
+    return [c for c in posts.columns if c not in schema.BY_NAME and not schema.is_vector_column(c)]
+
+
+def infer_types(posts: pd.DataFrame, overrides: dict[str, str] | None = None) -> dict[str, str]:
+    """Each extra column's kind (one of ``KINDS``); ``overrides`` win over what is inferred."""
+    overrides = overrides or {}
+    unknown = {k: v for k, v in overrides.items() if v not in KINDS}
+    if unknown:
+        raise ValueError(f"unknown column kind(s) {unknown}; known: {', '.join(KINDS)}")
+    return {c: overrides.get(c) or infer_kind(posts[c]) for c in extra_columns(posts)}
+
+
+def infer_kind(values: pd.Series) -> str:
+    """The kind of one column, from its non-missing values."""
+    present = values[~schema.missing_mask(values)]
+    if present.nunique(dropna=True) <= 1:
+        return "empty"
+    if pd.api.types.is_bool_dtype(present):
+        return "boolean"
+    if pd.api.types.is_datetime64_any_dtype(present):
+        return "datetime"
+    if pd.api.types.is_numeric_dtype(present):
+        return _numeric_kind(present, len(values))
+    if present.map(lambda v: isinstance(v, list | tuple | np.ndarray)).any():
+        return "list"
+    text = present.astype(str)
+    sample = text.sample(min(len(text), _SAMPLE), random_state=0) if len(text) > _SAMPLE else text
+    lowered = set(sample.str.strip().str.lower().unique())
+    if len(lowered) == 2 and lowered <= _TRUE | _FALSE and lowered & _TRUE and lowered & _FALSE:
+        return "boolean"
+    if pd.to_numeric(sample, errors="coerce").notna().mean() >= 0.98:
+        return _numeric_kind(pd.to_numeric(text, errors="coerce").dropna(), len(values))
+    if sample.str.match(_LIST).mean() >= 0.9 or _pipe_joined(sample):
+        return "list"
+    words = sample.str.split().str.len().mean()
+    if words >= 3:
+        return "text"
+    if _dates(sample).notna().mean() >= 0.98:
+        return "datetime"
+    distinct = text.nunique()
+    if distinct >= 0.95 * len(text):
+        return "id"
+    return "category" if distinct <= MAX_CATEGORIES else "high_category"
+
+
+def _numeric_kind(values: pd.Series, rows: int) -> str:
+    if set(np.unique(values.to_numpy(float))) <= {0.0, 1.0}:
+        return "boolean"
+    integral = np.all(np.mod(values.to_numpy(float), 1) == 0)
+    if integral and values.nunique() == rows:
+        return "id"  # an integer for every row: a row number or an id, not a quantity
+    return "numeric"
+
+
+def _pipe_joined(sample: pd.Series) -> bool:
+    return bool(sample.str.contains("|", regex=False).mean() >= 0.5
+                and sample.str.split("|").str.len().mean() >= 2)
+
+
+def _dates(values: pd.Series) -> pd.Series:
+    """Date strings as UTC times (NaT where not a date)."""
+    return pd.to_datetime(values, errors="coerce", utc=True, format="mixed")
+
+
+def as_numbers(values: pd.Series) -> pd.Series:
+    """A numeric or boolean column as floats (NaN where missing or unparsable)."""
+    if pd.api.types.is_bool_dtype(values):
+        return values.astype(float)
+    if pd.api.types.is_numeric_dtype(values):
+        return values.astype(float)
+    text = values.astype("string").str.strip().str.lower()
+    flags = text.map(lambda v: 1.0 if v in _TRUE else 0.0 if v in _FALSE else np.nan)
+    numbers = pd.to_numeric(text.where(~schema.missing_mask(values)), errors="coerce")
+    return numbers.where(numbers.notna(), flags).astype(float)
+
+
+def as_dates(values: pd.Series) -> pd.Series:
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return values.dt.tz_localize("UTC") if values.dt.tz is None else values.dt.tz_convert("UTC")
+    return _dates(values.astype("string").where(~schema.missing_mask(values)))
+
+
+def as_items(values: pd.Series) -> pd.Series:
+    """A list column as space-joined items ('' when missing): "['a', 'b']", "a|b" and real
+    lists alike."""
+    def items(v: object) -> str:
+        if isinstance(v, list | tuple | np.ndarray):
+            return " ".join(str(x) for x in v)
+        if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA:
+            return ""
+        s = str(v).strip()
+        if _LIST.match(s):
+            return " ".join(re.findall(r"[^\s\[\]'\",]+", s))
+        return " ".join(p.strip().replace(" ", "_") for p in s.split("|") if p.strip())
+    return values.map(items).astype(str)
+
+
+def column_text(posts: pd.DataFrame, column: str, kind: str) -> pd.Series:
+    """The text a text or list column gives the text block and the lexical model."""
+    if kind == "list":
+        return as_items(posts[column])
+    return posts[column].astype("string").where(~schema.missing_mask(posts[column])).fillna("").astype(str)
+
+
+def text_columns(posts: pd.DataFrame) -> list[str]:
+    """The extra columns that hold text or lists of items, in file order."""
+    return [c for c, kind in infer_types(posts).items() if kind in TEXT_KINDS]
+
+
+def safe_name(column: str) -> str:
+    """A feature-name-safe version of a column name (LightGBM refuses some characters)."""
+    return re.sub(r"\W+", "_", str(column)).strip("_").lower() or "column"

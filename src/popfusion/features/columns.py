@@ -1,0 +1,110 @@
+"""The platform's own columns as features: every column the column map did not name.
+
+Each column is typed from its content (``popfusion.data.columns``) and encoded by its kind:
+numbers and flags as they are; dates as calendar parts and their age at posting time;
+categories as codes (``__cat``, native categoricals for the GBDTs) with their frequency;
+high-cardinality values (a domain, a location) as their frequency and the statistics of
+earlier labels with the same value, strictly time-respecting as the user history is
+(a training post sees only training posts with that value published before it); text
+and lists as lengths and item counts (their words go to the text block and the lexical
+model). Ids and constant columns are not features.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from popfusion.data.columns import as_dates, as_items, as_numbers, column_text, infer_types, safe_name
+from popfusion.features.base import DAY, FeatureBlock, labelled_mask, utc_seconds
+from popfusion.features.meta import encode_codes, vocabulary
+from popfusion.features.target_stats import cutoffs, earlier_label_stats
+
+TARGET_STATS = ("mean_shrunk", "count", "recent_mean", "age_days")
+
+
+class PlatformColumns(FeatureBlock):
+    """Features from the columns the column map left unnamed.
+
+    ``types``: a kind per column that wins over the inferred one (see
+    ``popfusion.data.columns.KINDS``; ``drop`` leaves a column out). ``drop``: columns to
+    leave out. ``shrink``: prior weight (in posts) of the global mean in the label
+    statistics of high-cardinality values.
+    """
+
+    name = "columns"
+    uses_labels = True
+
+    def __init__(self, types: dict[str, str] | None = None, drop: list[str] | None = None,
+                 shrink: float = 5.0) -> None:
+        super().__init__(types=dict(types or {}), drop=list(drop or []), shrink=shrink)
+
+    def fit(self, posts: pd.DataFrame) -> PlatformColumns:
+        missing = [c for c in [*self.params["types"], *self.params["drop"]] if c not in posts]
+        if missing:
+            raise ValueError(f"columns block: no column(s) {', '.join(missing)} in the data; "
+                             f"it has {', '.join(map(str, posts.columns))}")
+        overrides = {**self.params["types"], **dict.fromkeys(self.params["drop"], "drop")}
+        self.types_ = infer_types(posts, overrides)
+        self.codes_, self.counts_, self.history_ = {}, {}, {}
+        labelled, t = labelled_mask(posts), utc_seconds(posts["posted_at"])
+        for col, kind in self.types_.items():
+            if kind in ("category", "high_category"):
+                values = _keys(posts[col])
+                self.counts_[col] = values.value_counts()
+                if kind == "category":
+                    self.codes_[col] = vocabulary(values)
+                else:
+                    self.history_[col] = pd.DataFrame({
+                        "post_id": posts["post_id"].to_numpy()[labelled], "key": values.to_numpy()[labelled],
+                        "t": t[labelled], "label": posts["label"].to_numpy("float64")[labelled]})
+        return self
+
+    def transform(self, posts: pd.DataFrame) -> pd.DataFrame:
+        parts = [self._encode(posts, col, kind) for col, kind in self.types_.items()]
+        out = pd.concat(parts, axis=1) if parts else pd.DataFrame(index=posts.index)
+        return out.astype("float32").add_prefix(f"{self.name}_")
+
+    def _encode(self, posts: pd.DataFrame, col: str, kind: str) -> pd.DataFrame:
+        name, values = safe_name(col), posts[col]
+        f: dict[str, pd.Series | np.ndarray] = {}
+        if kind in ("numeric", "boolean"):
+            f[name] = as_numbers(values)
+        elif kind == "datetime":
+            dates = as_dates(values)
+            f[f"{name}_age_days"] = (posts["posted_at"] - dates).dt.total_seconds() / DAY
+            f[f"{name}_year"] = dates.dt.year
+            f[f"{name}_month"] = dates.dt.month
+            f[f"{name}_weekday"] = dates.dt.day_of_week
+            f[f"{name}_hour"] = dates.dt.hour
+        elif kind in ("category", "high_category"):
+            keys = _keys(values)
+            f[f"{name}_freq"] = np.log1p(keys.map(self.counts_[col]).fillna(0).astype(float))
+            if kind == "category":
+                f[f"{name}__cat"] = encode_codes(keys, self.codes_[col])
+            else:
+                f.update(self._label_stats(posts, col, keys).add_prefix(f"{name}_label_"))
+        elif kind == "list":
+            f[f"{name}_items"] = as_items(values).str.split().str.len()
+        elif kind == "text":
+            text = column_text(posts, col, kind)
+            f[f"{name}_chars"] = text.str.len()
+            f[f"{name}_words"] = text.str.split().str.len()
+        return pd.DataFrame(f, index=posts.index)
+
+    def _label_stats(self, posts: pd.DataFrame, col: str, keys: pd.Series) -> pd.DataFrame:
+        t = utc_seconds(posts["posted_at"])
+        history = self.history_[col]
+        queries = pd.DataFrame({"key": keys.to_numpy(), "t": t,
+                                "cutoff": cutoffs(posts["post_id"], t, history["post_id"])}, index=posts.index)
+        stats = earlier_label_stats(history, queries, shrink=self.params["shrink"])
+        return stats[list(TARGET_STATS)]
+
+    def kinds(self) -> dict[str, str]:
+        """Each extra column's kind, as fitted."""
+        return dict(self.types_)
+
+
+def _keys(values: pd.Series) -> pd.Series:
+    """Category values as strings, missing ones as one value of their own."""
+    return values.astype("string").str.strip().fillna("<missing>").replace("", "<missing>")
