@@ -234,10 +234,10 @@ def feature_frames(run_dir: Path, posts: pd.DataFrame, new: pd.DataFrame) -> dic
     """popfusion's `fast` features for AutoGluon: training and test posts as the run built
     them (label features out of fold or strictly earlier), unseen posts from the fitted blocks."""
     from popfusion.api import PopFusion
-    from popfusion.features.pipeline import build_features, make_block
+    from popfusion.features.pipeline import applicable, build_features, make_block
 
     model = PopFusion.load(run_dir / "model.pkl")
-    blocks = [make_block(b.block, b.params) for b in model.recipe.features]
+    blocks = applicable(posts, [make_block(b.block, b.params) for b in model.recipe.features])
     frame, _ = build_features(posts, blocks, model.cache_dir)
     frame = frame.reindex(columns=model.columns_).assign(post_id=posts["post_id"].to_numpy(),
                                                         label=posts["label"].to_numpy())

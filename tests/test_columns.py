@@ -163,3 +163,16 @@ def test_fast_runs_on_a_file_without_text(tmp_path: Path, monkeypatch: pytest.Mo
     table = load(file, "id=id,user=author,time=created")
     scored = pd.read_parquet(out / "test_predictions.parquet")
     assert len(scored) == (table["split"] == "test").sum()
+
+
+def test_image_blocks_and_models_are_left_out_on_posts_without_images(tmp_path: Path) -> None:
+    recipe = Recipe.model_validate({
+        "name": "no-images", "features": [{"block": "meta", "params": {"language": False}}, {"block": "columns"},
+                                          {"block": "imgstat"}, {"block": "image"}, {"block": "xmodal"},
+                                          {"block": "knn", "params": {"source": "image"}}],
+        "models": [{"name": "lgb_all", "model": "lightgbm", "params": {"n_estimators": 50}},
+                   {"name": "lgb_image", "model": "lightgbm", "features": ["image"]}],
+        "validation": {"holdout": 0.25, "folds": 2}, "bootstrap": 0})
+    model = PopFusion(recipe, cache_dir=tmp_path / "cache").fit(_posts(n=400))
+    assert [b["name"] for b in model.feature_summary_] == ["meta", "columns"]
+    assert model.final_models_ == ["lgb_all"] and "lgb_image" not in model.validation_

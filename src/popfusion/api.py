@@ -23,7 +23,7 @@ from popfusion import metrics
 from popfusion.atomic import load_pickle, save_pickle
 from popfusion.data.synthetic import cache_dir as default_cache
 from popfusion.features.base import DAY, labelled_mask, utc_seconds
-from popfusion.features.pipeline import build_features, make_block
+from popfusion.features.pipeline import applicable, build_features, make_block
 from popfusion.fusion.blend import TieredBlend
 from popfusion.recipe import Recipe, load_recipe
 from popfusion.training.drift import DriftCorrection
@@ -89,7 +89,7 @@ class PopFusion:
                models: list[str] | None = None) -> dict:
         """Features and the ensemble of one stage; ``models``: the recipe's models to fit
         (default all)."""
-        blocks = [make_block(b.block, b.params) for b in self.recipe.features]
+        blocks = applicable(posts, [make_block(b.block, b.params) for b in self.recipe.features])
         frame, results = build_features(posts, blocks, self.cache_dir, fitted)
         self.feature_summary_ = [vars(r) for r in results]
         train = labelled_mask(posts)

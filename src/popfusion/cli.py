@@ -184,7 +184,7 @@ def features_build(
     cache: Annotated[Path | None, typer.Option(help="Feature cache folder.")] = None,
 ) -> None:
     """Build (or reuse from the cache) every feature block of a recipe."""
-    from popfusion.features.pipeline import build_features, make_block
+    from popfusion.features.pipeline import applicable, build_features, make_block
 
     spec = _recipe(recipe)
     try:
@@ -194,6 +194,7 @@ def features_build(
         raise typer.Exit(1) from None
     posts = _recipe_posts(spec, data, column_map, image_root, crawled)
     cache_dir = cache or Path(spec.cache_dir or synthetic.cache_dir() / "features")
+    blocks = applicable(posts, blocks)
     frame, results = build_features(posts, blocks, cache_dir)
     table = Table(title=f"features for {len(posts)} posts ({frame.shape[1]} columns, cache {cache_dir})")
     for col in ("block", "columns", "seconds", "cache", "missing images"):

@@ -34,7 +34,7 @@ def write_report(model, path: Path) -> Path:
         f"It fitted {html.escape(', '.join(model.final_models_))}"
         f"{PRUNED if model.recipe.fusion.prune else ''}.</p>",
         _table(pd.DataFrame(model.rounds_).rename_axis("round").reset_index()),
-        f"<h2>Drift correction</h2><p>{html.escape(str(model.drift_.describe()))}</p>",
+        f"<h2>Drift correction</h2><p>{html.escape(model.drift_.explain())}</p>",
         "<h2>Predicted against true (hold-out)</h2>", _img(_scatter(hold)),
         "<h2>Error by month and by category (hold-out)</h2>", _img(_errors(hold)),
         "<h2>Feature importance</h2>", _img(_importance(model.importance_)),

@@ -49,6 +49,12 @@ class FeatureBlock(ABC):
     def fit_transform(self, posts: pd.DataFrame) -> pd.DataFrame:
         return self.fit(posts).transform(posts)
 
+    def applies(self, posts: pd.DataFrame) -> bool:
+        """Whether ``posts`` hold what this block reads. One that does not (an image block
+        on posts without images) is left out of the run with a word, so that a preset
+        works on any platform's file."""
+        return True
+
     def fingerprint(self) -> str:
         """A stable id of the block and its parameters (the data is hashed by the cache)."""
         spec = json.dumps({"block": self.name, "version": self.version, "params": self.params},
@@ -58,6 +64,11 @@ class FeatureBlock(ABC):
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
         return f"{type(self).__name__}({args})"
+
+
+def has_images(posts: pd.DataFrame) -> bool:
+    """Whether any post has an image to read."""
+    return "image_path" in posts and bool(posts["image_path"].notna().any())
 
 
 def labelled_mask(posts: pd.DataFrame) -> np.ndarray:

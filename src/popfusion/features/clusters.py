@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from popfusion.features.base import FeatureBlock, labelled_mask, utc_seconds
+from popfusion.features.base import FeatureBlock, has_images, labelled_mask, utc_seconds
 from popfusion.features.sources import block_embeddings
 from popfusion.features.target_stats import cutoffs, earlier_label_stats
 
@@ -29,6 +29,9 @@ class Clusters(FeatureBlock):
                  image_size: int = 224, fit_sample: int = 50_000) -> None:
         super().__init__(source=source, levels=sorted(levels), seed=seed, image_size=image_size,
                          fit_sample=fit_sample)
+
+    def applies(self, posts: pd.DataFrame) -> bool:
+        return self.params["source"] != "image" or has_images(posts)
 
     def fit(self, posts: pd.DataFrame) -> Clusters:
         from sklearn.cluster import AgglomerativeClustering, MiniBatchKMeans

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from popfusion.features.base import FeatureBlock
+from popfusion.features.base import FeatureBlock, has_images
 from popfusion.features.image import ClipEncoder, embed_images, image_paths
 from popfusion.features.sources import normalise, source_embeddings
 from popfusion.features.store import EmbeddingStore
@@ -22,6 +22,9 @@ class CrossModal(FeatureBlock):
 
     def __init__(self, clip_model: str | None = None, alpha: float = 10.0, image_size: int = 224) -> None:
         super().__init__(clip_model=clip_model, alpha=alpha, image_size=image_size)
+
+    def applies(self, posts: pd.DataFrame) -> bool:
+        return has_images(posts)
 
     def fit(self, posts: pd.DataFrame) -> CrossModal:
         if self.params["clip_model"]:

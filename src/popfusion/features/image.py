@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image, UnidentifiedImageError
 
-from popfusion.features.base import FeatureBlock, resolve_device
+from popfusion.features.base import FeatureBlock, has_images, resolve_device
 from popfusion.features.reduce import fit_pca, project
 from popfusion.features.store import EmbeddingStore
 
@@ -157,6 +157,9 @@ class ImageEmbedding(FeatureBlock):
         super().__init__(backend=backend, model=model, size=size, components=components,
                          batch_size=batch_size, workers=workers, device=device)
 
+    def applies(self, posts: pd.DataFrame) -> bool:
+        return has_images(posts)
+
     def fit(self, posts: pd.DataFrame) -> ImageEmbedding:
         self.encoder_ = None
         self.pca_ = None
@@ -211,6 +214,9 @@ class ImageStats(FeatureBlock):
 
     def __init__(self, workers: int = 2) -> None:
         super().__init__(workers=workers)
+
+    def applies(self, posts: pd.DataFrame) -> bool:
+        return has_images(posts)
 
     def fit(self, posts: pd.DataFrame) -> ImageStats:
         return self

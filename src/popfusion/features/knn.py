@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from popfusion.features.base import FeatureBlock, labelled_mask, utc_seconds
+from popfusion.features.base import FeatureBlock, has_images, labelled_mask, utc_seconds
 from popfusion.features.reduce import fit_pca
 from popfusion.features.sources import block_embeddings, normalise
 
@@ -32,6 +32,9 @@ class NeighbourLabels(FeatureBlock):
                  reference: int = 20_000, chunk: int = 1024, image_size: int = 224) -> None:
         super().__init__(source=source, k=k, folds=folds, dims=dims, reference=reference, chunk=chunk,
                          image_size=image_size)
+
+    def applies(self, posts: pd.DataFrame) -> bool:
+        return self.params["source"] != "image" or has_images(posts)
 
     def fit(self, posts: pd.DataFrame) -> NeighbourLabels:
         emb = block_embeddings(self, posts)

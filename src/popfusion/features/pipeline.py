@@ -35,10 +35,20 @@ def make_block(name: str, params: dict | None = None) -> FeatureBlock:
     return construct(BLOCKS, name, params, "feature block")
 
 
+def applicable(posts: pd.DataFrame, blocks: list[FeatureBlock]) -> list[FeatureBlock]:
+    """The blocks that apply to ``posts``; each one left out is named in the log."""
+    kept = [b for b in blocks if b.applies(posts)]
+    for block in blocks:
+        if block not in kept:
+            log.info("feature block %s: nothing to read in this data (no images); left out", block)
+    return kept
+
+
 def build_features(posts: pd.DataFrame, blocks: list[FeatureBlock], cache_dir: str | Path,
                    fitted: bool = False) -> tuple[pd.DataFrame, list[BlockResult]]:
     """All blocks' columns side by side, indexed like ``posts`` (``fitted``: blocks stay
-    fitted for later ``transform`` calls even when their frames come from the cache)."""
+    fitted for later ``transform`` calls even when their frames come from the cache).
+    Give it the blocks that apply to the posts (``applicable``)."""
     cache = FeatureCache(cache_dir)
     frames, results = [], []
     for block in blocks:
