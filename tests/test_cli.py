@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 from conftest import write_smpd
 from typer.testing import CliRunner
 
@@ -49,3 +51,26 @@ def test_csv_with_a_column_map(tmp_path: Path) -> None:
     result = runner.invoke(app, ["data", "validate", str(path), "--map", column_map])
     assert result.exit_code == 0, result.output
     assert "1 train" in result.output and "1 test" in result.output
+
+
+def test_evaluate_counts_what_it_does_not_score(tmp_path: Path) -> None:
+    """Missing predictions are counted and left out, ids match with or without the SMP
+    "post" prefix, and duplicate ids are refused instead of scored twice."""
+    rng = np.random.default_rng(0)
+    y = rng.normal(6, 2, 100)
+    truth = pd.DataFrame({"post_id": [f"post{i}" for i in range(100)], "label": y})
+    pred = pd.DataFrame({"post_id": [str(i) for i in range(100)] + ["999"],
+                         "popularity_score": np.r_[y + rng.normal(0, 0.5, 100), 1.0]})
+    pred.loc[:29, "popularity_score"] = np.nan
+    truth.to_csv(tmp_path / "truth.csv", index=False)
+    pred.to_csv(tmp_path / "pred.csv", index=False)
+    result = runner.invoke(app, ["evaluate", str(tmp_path / "pred.csv"), str(tmp_path / "truth.csv"),
+                                 "--bootstrap", "10", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout[result.stdout.index("{"):])
+    assert report["counts"] == {"scored": 70, "missing_predictions": 30, "predictions_without_label": 1,
+                                "labels_without_prediction": 0}
+    assert report["scores"]["src"]["value"] > 0.9
+    pd.concat([pred, pred.tail(1)]).to_csv(tmp_path / "twice.csv", index=False)
+    result = runner.invoke(app, ["evaluate", str(tmp_path / "twice.csv"), str(tmp_path / "truth.csv")])
+    assert result.exit_code == 1 and "duplicate post id" in result.output

@@ -167,9 +167,10 @@ def test_fast_runs_on_a_file_without_text(tmp_path: Path, monkeypatch: pytest.Mo
 
 def test_image_blocks_and_models_are_left_out_on_posts_without_images(tmp_path: Path) -> None:
     recipe = Recipe.model_validate({
-        "name": "no-images", "features": [{"block": "meta", "params": {"language": False}}, {"block": "columns"},
-                                          {"block": "imgstat"}, {"block": "image"}, {"block": "xmodal"},
-                                          {"block": "knn", "params": {"source": "image"}}],
+        "name": "no-images",
+        "features": [{"block": "meta", "params": {"language": False}}, {"block": "columns"},
+                     {"block": "imgstat"}, {"block": "image"}, {"block": "xmodal"},
+                     {"block": "knn", "params": {"source": "image"}}],
         "models": [{"name": "lgb_all", "model": "lightgbm", "params": {"n_estimators": 50}},
                    {"name": "lgb_image", "model": "lightgbm", "features": ["image"]}],
         "validation": {"holdout": 0.25, "folds": 2}, "bootstrap": 0})

@@ -68,3 +68,23 @@ def test_cli_features_build(synth_small: Path, tmp_path: Path) -> None:
     assert "built" in result.output and "1500 posts" in result.output
     result = CliRunner().invoke(app, args)
     assert result.output.count("hit") == 4
+
+
+def test_a_label_free_block_is_built_once_across_stages(tmp_path: Path) -> None:
+    """The validation stage hides the hold-out's labels and calls it test; blocks that
+    read no labels see the same posts in both stages, so the final stage reads them from
+    the cache, while blocks that read labels are built again."""
+    from popfusion.api import PopFusion
+    from popfusion.data.synthetic import SynthSpec, generate
+    from popfusion.recipe import Recipe
+
+    posts = load(generate(tmp_path / "smpd", SynthSpec(posts=400, seed=2, images=False), progress=False),
+                 vectors=False)
+    recipe = Recipe.model_validate({
+        "name": "twice", "features": [{"block": "meta", "params": {"language": False}}, {"block": "user"},
+                                      {"block": "text", "params": {"backend": "tfidf", "dim": 4}}],
+        "models": [{"name": "ridge", "model": "ridge"}], "validation": {"holdout": 0.25, "folds": 2},
+        "bootstrap": 0})
+    model = PopFusion(recipe, cache_dir=tmp_path / "cache").fit(posts)
+    final = {b["name"]: b["cached"] for b in model.feature_summary_}
+    assert final == {"meta": True, "user": False, "text": True}

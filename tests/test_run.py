@@ -77,13 +77,17 @@ def test_run_writes_every_artifact_and_predict_and_evaluate_work(tiny: Path, tmp
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     assert len(pd.read_csv(tmp_path / "p.csv")) == 30
+    args = ["predict", str(out), "--data", str(new), "--out", str(tmp_path / "p.txt")]
+    refused = CliRunner().invoke(app, args)
+    assert refused.exit_code == 2 and "give a .parquet, .csv or .json" in refused.output
+    assert not (tmp_path / "p.txt").exists()
 
     truth = tmp_path / "truth.csv"
     pd.read_parquet(tiny / "truth.parquet").to_csv(truth, index=False)
     args = ["evaluate", str(out / "submission.json"), str(truth), "--bootstrap", "20"]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
-    assert "200 posts matched" in result.output and "src" in result.output
+    assert "200 posts scored" in result.output and "src" in result.output
 
 
 def test_test_labels_are_never_touched(posts: pd.DataFrame, tmp_path: Path) -> None:

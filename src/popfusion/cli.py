@@ -247,6 +247,10 @@ def predict(
     from popfusion.api import PopFusion
     from popfusion.submission import write_submission
 
+    out = out or run_dir / "predictions.parquet"
+    if out.suffix not in (".json", ".csv", ".parquet"):
+        console.print(f"[bold red]error:[/] --out {out}: give a .parquet, .csv or .json (submission) file")
+        raise typer.Exit(2)
     try:
         model = PopFusion.load(run_dir / "model.pkl")
     except (OSError, TypeError, ValueError) as err:
@@ -254,7 +258,6 @@ def predict(
         raise typer.Exit(1) from None
     posts = _load(data, column_map, image_root, crawled)
     scores = model.predict(posts)
-    out = out or run_dir / "predictions.parquet"
     if out.suffix == ".json":
         write_submission(out, posts["post_id"], scores)
     else:
@@ -269,17 +272,36 @@ def evaluate(
                                               "and popularity_score (or prediction).")],
     truth: Annotated[Path, typer.Argument(help="Labels: CSV/Parquet with post_id and label, or a dataset.")],
     bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples for intervals.")] = 200,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the counts and scores as JSON.")] = False,
 ) -> None:
-    """SRC, MAE, Pearson and RMSE of a prediction file against true labels."""
+    """SRC, MAE, Pearson and RMSE of a prediction file against true labels. Post ids match
+    with or without SMP's "post" prefix; duplicate ids are refused; missing predictions
+    and ids on one side only are counted, never scored silently."""
     from popfusion import metrics
 
     preds, labels = _read_predictions(pred), _read_labels(truth)
+    for frame, path in ((preds, pred), (labels, truth)):
+        duplicated = frame["post_id"][frame["post_id"].duplicated()]
+        if len(duplicated):
+            console.print(f"[bold red]error:[/] {path}: {len(duplicated)} duplicate post id(s), e.g. "
+                          f"{duplicated.iloc[0]!r}; each post must appear once")
+            raise typer.Exit(1)
     joined = preds.merge(labels, on="post_id", how="inner")
+    missing = joined["popularity_score"].isna()
+    counts = {"scored": int((~missing).sum()), "missing_predictions": int(missing.sum()),
+              "predictions_without_label": len(preds) - len(joined),
+              "labels_without_prediction": len(labels) - len(joined)}
+    joined = joined[~missing]
     if joined.empty:
-        console.print("[bold red]error:[/] no post ids in common")
+        console.print(f"[bold red]error:[/] no post has both a prediction and a label ({counts})")
         raise typer.Exit(1)
-    console.print(f"{len(joined)} posts matched ({len(preds) - len(joined)} predictions without a label)")
+    console.print(f"{counts['scored']} posts scored; {counts['missing_predictions']} matched predictions are "
+                  f"missing (not scored); {counts['predictions_without_label']} predictions without a label; "
+                  f"{counts['labels_without_prediction']} labels without a prediction")
     scores = metrics.bootstrap(joined["label"], joined["popularity_score"], n=bootstrap)
+    if as_json:
+        print(json.dumps({"counts": counts, "scores": scores}, indent=2))
+        return
     table = Table()
     for col in ("metric", "value", "95% interval"):
         table.add_column(col)
@@ -295,13 +317,18 @@ def _read_predictions(path: Path) -> pd.DataFrame:
         return read_submission(path)
     frame = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path, dtype={"post_id": str})
     frame = frame.rename(columns={"prediction": "popularity_score", "final_drift": "popularity_score"})
-    return frame[["post_id", "popularity_score"]].astype({"post_id": str})
+    return _plain_ids(frame[["post_id", "popularity_score"]])
+
+
+def _plain_ids(frame: pd.DataFrame) -> pd.DataFrame:
+    """Post ids as strings without SMP's "post" prefix, so either form matches the other."""
+    return frame.assign(post_id=frame["post_id"].astype(str).str.removeprefix("post"))
 
 
 def _read_labels(path: Path) -> pd.DataFrame:
     if path.is_dir():
         table = _load(path, None, None)
-        return table.loc[table["label"].notna(), ["post_id", "label"]]
+        return _plain_ids(table.loc[table["label"].notna(), ["post_id", "label"]])
     frame = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path, dtype={"post_id": str})
     frame = frame.rename(columns={"pid": "post_id"})
-    return frame[["post_id", "label"]].astype({"post_id": str})
+    return _plain_ids(frame[["post_id", "label"]])

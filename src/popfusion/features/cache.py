@@ -20,9 +20,11 @@ from popfusion.features.base import FeatureBlock
 log = logging.getLogger(__name__)
 
 def data_fingerprint(posts: pd.DataFrame, with_labels: bool) -> str:
-    """A hash of every column of the posts but the label (and of the label too when a
-    block reads labels): any change to any value a block could read makes a new entry."""
-    cols = [c for c in posts.columns if c != "label" or with_labels]
+    """A hash of every column of the posts a block could read: any change to any of
+    those values makes a new entry. Label and split only when the block reads labels: a
+    block that does not is the same for the validation stage, which hides the hold-out's
+    labels and calls it test, and the final stage, so it is built once for both."""
+    cols = [c for c in posts.columns if with_labels or c not in ("label", "split")]
     digest = hashlib.sha256()
     digest.update(",".join(map(str, cols)).encode())
     for col in cols:  # column by column: a wide table is not copied whole
