@@ -39,7 +39,7 @@ def test_bad_recipes_are_clear_errors(tmp_path: Path) -> None:
         load_recipe(path)
     with pytest.raises(ValueError, match="unknown feature block 'nope'"):
         make_block("nope")
-    with pytest.raises(ValueError, match="bad parameters for feature block 'user'"):
+    with pytest.raises(ValueError, match="feature block 'user' has no parameter 'windw'"):
         make_block("user", {"windw": 3})
     with pytest.raises(ValueError, match="no recipe"):
         load_recipe("no-such-preset")
@@ -88,3 +88,19 @@ def test_a_label_free_block_is_built_once_across_stages(tmp_path: Path) -> None:
     model = PopFusion(recipe, cache_dir=tmp_path / "cache").fit(posts)
     final = {b["name"]: b["cached"] for b in model.feature_summary_}
     assert final == {"meta": True, "user": False, "text": True}
+
+
+def test_a_recipe_with_typos_is_refused_before_any_data_is_read(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: bad\nfeatures: [{block: metaa}, {block: user, params: {shrinkk: 3}}]\n"
+                   "models:\n  - {name: a, model: lightgbmm}\n"
+                   "  - {name: b, model: lightgbm, features: [alll]}\n  - {name: b, model: ridge}\n")
+    with pytest.raises(ValueError) as err:
+        load_recipe(bad)
+    message = str(err.value)
+    for expected in ("'metaa' (did you mean 'meta'?)", "no parameter 'shrinkk' (did you mean 'shrink'?)",
+                     "'lightgbmm' (did you mean 'lightgbm'?)", "'alll' (did you mean 'all'?)",
+                     "'b' is used twice"):
+        assert expected in message
+    result = CliRunner().invoke(app, ["run", str(bad), "--data", str(tmp_path / "nowhere.csv")])
+    assert result.exit_code == 1 and "did you mean 'meta'" in result.output and "Traceback" not in result.output

@@ -25,7 +25,7 @@ from popfusion.data.synthetic import cache_dir as default_cache
 from popfusion.features.base import DAY, labelled_mask, utc_seconds
 from popfusion.features.pipeline import applicable, build_features, make_block
 from popfusion.fusion.blend import TieredBlend
-from popfusion.recipe import Recipe, load_recipe
+from popfusion.recipe import Recipe, check, load_recipe
 from popfusion.training.drift import DriftCorrection
 from popfusion.training.ensemble import Ensemble, Spec
 from popfusion.training.splits import chronological_holdout
@@ -40,7 +40,7 @@ class PopFusion:
                  checkpoints: str | Path | None = None) -> None:
         if not recipe.models:
             raise ValueError(f"recipe {recipe.name} names no models")
-        self.recipe = recipe
+        self.recipe = check(recipe)
         self.cache_dir = Path(cache_dir or recipe.cache_dir or default_cache() / "features")
         self.checkpoints = Path(checkpoints) if checkpoints is not None else None
 

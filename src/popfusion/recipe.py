@@ -93,6 +93,41 @@ def load_recipe(name_or_path: str | Path) -> Recipe:
     else:
         raise ValueError(f"no recipe {name_or_path!r}: give a YAML file or a preset ({', '.join(PRESETS)})")
     try:
-        return Recipe.model_validate(yaml.safe_load(text))
+        recipe = Recipe.model_validate(yaml.safe_load(text))
     except ValidationError as err:
         raise ValueError(f"recipe {source} is not valid:\n{err}") from None
+    check(recipe, source)
+    return recipe
+
+
+def check(recipe: Recipe, source: str | None = None) -> Recipe:
+    """Every block, model and feature group the recipe names exists and takes the
+    parameters it is given: a typo stops the run before any data is read, not after the
+    features are built."""
+    from popfusion.features.pipeline import make_block
+    from popfusion.models.zoo import make_model
+    from popfusion.registry import did_you_mean
+    from popfusion.training.ensemble import GROUPS
+
+    where = f"recipe {source or recipe.name}"
+    problems = []
+    for i, b in enumerate(recipe.features):
+        try:
+            make_block(b.block, b.params)
+        except ValueError as err:
+            problems.append(f"features[{i}]: {err}")
+    names = [m.name for m in recipe.models]
+    for i, m in enumerate(recipe.models):
+        try:
+            make_model(m.model, m.params)
+        except ValueError as err:
+            problems.append(f"models[{i}] ({m.name}): {err}")
+        for g in m.features:
+            if g not in GROUPS:
+                problems.append(f"models[{i}] ({m.name}): unknown feature group {g!r}"
+                                f"{did_you_mean(g, GROUPS)}; known: {', '.join(GROUPS)}")
+        if names.count(m.name) > 1:
+            problems.append(f"models[{i}]: the name {m.name!r} is used twice; each model needs its own")
+    if problems:
+        raise ValueError(f"{where} is not valid:\n" + "\n".join(f"  {p}" for p in dict.fromkeys(problems)))
+    return recipe

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Iterable
+from difflib import get_close_matches
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -10,8 +13,19 @@ T = TypeVar("T")
 def construct(registry: dict[str, type[T]], name: str, params: dict[str, Any] | None, what: str) -> T:
     """``registry[name](**params)``, with an error that names what went wrong."""
     if name not in registry:
-        raise ValueError(f"unknown {what} {name!r}; known: {', '.join(registry)}")
+        raise ValueError(f"unknown {what} {name!r}{did_you_mean(name, registry)}; known: {', '.join(registry)}")
+    takes = [p for p in inspect.signature(registry[name].__init__).parameters if p != "self"]
+    for key in params or {}:
+        if key not in takes:
+            raise ValueError(f"{what} {name!r} has no parameter {key!r}{did_you_mean(key, takes)}; "
+                             f"it takes {', '.join(takes)}")
     try:
         return registry[name](**(params or {}))
     except TypeError as err:
         raise ValueError(f"bad parameters for {what} {name!r}: {err}") from None
+
+
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    """" (did you mean 'x'?)" for the closest known name, or nothing."""
+    close = get_close_matches(str(name), list(known), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
