@@ -73,11 +73,13 @@ def _columns_frame(posts: pd.DataFrame) -> pd.DataFrame:
     return PlatformColumns().fit_transform(posts)
 
 
-def test_high_cardinality_label_stats_never_see_a_later_or_own_label() -> None:
+def test_high_cardinality_and_item_label_stats_never_see_a_later_or_own_label() -> None:
     posts = _posts()
     posts["site"] = [f"s{i % 200}" for i in range(len(posts))]
+    posts["hashtags"] = [str([f"h{i % 30}", f"h{i % 7}"]) for i in range(len(posts))]
     base = _columns_frame(posts)
-    assert {"columns_site_freq", "columns_site_label_mean_shrunk"} <= set(base.columns)
+    assert {"columns_site_freq", "columns_site_label_mean_shrunk", "columns_hashtags_item_label_mean",
+            "columns_hashtags_item_freq"} <= set(base.columns)
     train = (posts["split"] == "train").to_numpy()
     cut = posts.loc[train, "posted_at"].quantile(0.6)
     changed = posts.copy()

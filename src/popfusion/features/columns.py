@@ -48,6 +48,8 @@ class PlatformColumns(FeatureBlock):
         self.types_ = infer_types(posts, overrides)
         self.codes_, self.counts_, self.history_ = {}, {}, {}
         labelled, t = labelled_mask(posts), utc_seconds(posts["posted_at"])
+        history = pd.DataFrame({"post_id": posts["post_id"].to_numpy(), "t": t,
+                                "label": posts["label"].to_numpy("float64")})[labelled]
         for col, kind in self.types_.items():
             if kind in ("category", "high_category"):
                 values = _keys(posts[col])
@@ -55,9 +57,11 @@ class PlatformColumns(FeatureBlock):
                 if kind == "category":
                     self.codes_[col] = vocabulary(values)
                 else:
-                    self.history_[col] = pd.DataFrame({
-                        "post_id": posts["post_id"].to_numpy()[labelled], "key": values.to_numpy()[labelled],
-                        "t": t[labelled], "label": posts["label"].to_numpy("float64")[labelled]})
+                    self.history_[col] = history.assign(key=values.to_numpy()[labelled])
+            elif kind == "list":
+                items = _items(posts[col])
+                self.counts_[col] = items.value_counts()
+                self.history_[col] = history.join(items.rename("key"), how="inner")
         return self
 
     def transform(self, posts: pd.DataFrame) -> pd.DataFrame:
@@ -86,6 +90,7 @@ class PlatformColumns(FeatureBlock):
                 f.update(self._label_stats(posts, col, keys).add_prefix(f"{name}_label_"))
         elif kind == "list":
             f[f"{name}_items"] = as_items(values).str.split().str.len()
+            f.update(self._item_stats(posts, col).add_prefix(f"{name}_"))
         elif kind == "text":
             text = column_text(posts, col, kind)
             f[f"{name}_chars"] = text.str.len()
@@ -100,9 +105,30 @@ class PlatformColumns(FeatureBlock):
         stats = earlier_label_stats(history, queries, shrink=self.params["shrink"])
         return stats[list(TARGET_STATS)]
 
+    def _item_stats(self, posts: pd.DataFrame, col: str) -> pd.DataFrame:
+        """A list's items (hashtags) read one by one, as a high-cardinality value is, then
+        summarised per post: the mean log frequency of its items and the mean and best of
+        their shrunk earlier-label means."""
+        items = _items(posts[col])
+        rows = items.index
+        keys = pd.Series(items.to_numpy(), index=np.arange(len(items)))
+        exploded = posts.loc[rows, ["post_id", "posted_at"]].set_axis(keys.index)
+        stats = self._label_stats(exploded, col, keys)
+        freq = np.log1p(keys.map(self.counts_[col]).fillna(0).to_numpy(float))
+        per_item = pd.DataFrame({"row": rows, "freq": freq, "mean": stats["mean_shrunk"].to_numpy(float)})
+        by_post = per_item.groupby("row").agg(item_freq=("freq", "mean"), item_label_mean=("mean", "mean"),
+                                              item_label_best=("mean", "max"))
+        return by_post.reindex(posts.index)
+
     def kinds(self) -> dict[str, str]:
         """Each extra column's kind, as fitted."""
         return dict(self.types_)
+
+
+def _items(values: pd.Series) -> pd.Series:
+    """Each item of a list column, one row each, indexed by its post's row."""
+    items = as_items(values).str.split().explode()
+    return items[items.notna() & (items != "")].astype(str)
 
 
 def _keys(values: pd.Series) -> pd.Series:
