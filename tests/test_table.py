@@ -153,3 +153,18 @@ def test_timestamps_in_seconds_milliseconds_and_text() -> None:
     assert out.iloc[:3].nunique() == 1 and out.iloc[3:].isna().all()
     with pytest.raises(DataError, match="out of range"):
         schema.to_utc(pd.Series(["99999999999999999"]), "posted_at")
+
+
+def test_a_list_where_one_value_belongs_is_an_error_and_unlabelled_rows_are_counted(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    jsonl = tmp_path / "posts.jsonl"
+    jsonl.write_text('{"post_id": "a", "user_id": "u", "posted_at": "2020-01-01", "category": "x"}\n'
+                     '{"post_id": "b", "user_id": "u", "posted_at": "2020-01-02", "category": [1, 2]}\n')
+    with pytest.raises(DataError, match=r"row 1, field 'category': a list or mapping"):
+        read_posts(jsonl)
+    csv = tmp_path / "posts.csv"
+    csv.write_text("post_id,user_id,posted_at,label\na,u,2020-01-01,1.5\nb,u,2020-01-02,NaN\nc,u,2020-01-03,\n")
+    with caplog.at_level("INFO", logger="popfusion"):
+        table = read_posts(csv)
+    assert table["split"].tolist() == ["train", "test", "test"]
+    assert "2 of 3 rows have no label" in caplog.text and "1 hold a missing marker" in caplog.text

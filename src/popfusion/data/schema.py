@@ -185,6 +185,8 @@ def coerce(table: pd.DataFrame, source: str | None = None) -> pd.DataFrame:
     out = {}
     for name, values in table.items():
         col = BY_NAME.get(name)
+        if col is not None and name != "tags" and values.dtype == object:
+            _reject_containers(values, name, source)
         if col is None:
             out[name] = values
         elif name == "tags":
@@ -196,6 +198,16 @@ def coerce(table: pd.DataFrame, source: str | None = None) -> pd.DataFrame:
         else:
             out[name] = to_float(values, name, source)
     return pd.DataFrame(out, index=table.index)
+
+
+def _reject_containers(values: pd.Series, field: str, source: str | None) -> None:
+    """A list or a dict where one value belongs (JSON ``"Category": [1, 2]``) is an
+    error, not the string "[1, 2]"."""
+    bad = values.map(lambda v: isinstance(v, list | tuple | dict | np.ndarray)).to_numpy(bool)
+    if bad.any():
+        row, value = _first_bad(bad, values)
+        raise DataError(f"a list or mapping where one value belongs: {value!r}", source=source, row=row,
+                        field=field)
 
 
 # --- validation ------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ already carry a canonical name need no entry; other columns are kept as they are
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,8 @@ from popfusion.data import schema
 from popfusion.data.crawled import join_crawled
 from popfusion.data.schema import DataError
 from popfusion.data.smpd import is_smpd_folder, read_smpd
+
+log = logging.getLogger(__name__)
 
 ALIASES: dict[str, str] = {
     "id": "post_id", "pid": "post_id", "post": "post_id",
@@ -100,6 +103,12 @@ def read_posts(
     table = schema.coerce(renamed, source=str(path))
     if "split" not in table.columns:
         labelled = table["label"].notna() if "label" in table.columns else False
+        if "label" in table.columns and not labelled.all():
+            raw = renamed["label"].astype("string").str.strip()
+            markers = int((schema.missing_mask(renamed["label"]) & raw.fillna("").ne("").to_numpy()).sum())
+            marked = f" ({markers} hold a missing marker such as 'NaN' or 'None')" if markers else ""
+            log.info("%s: %d of %d rows have no label and are posts to predict%s", path, (~labelled).sum(),
+                     len(table), marked)
         table.insert(0, "split", pd.Series(np.where(labelled, "train", "test"), index=table.index,
                                            dtype="string"))
     if "image_path" in table.columns:
