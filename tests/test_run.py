@@ -206,3 +206,25 @@ def test_hold_out_rows_are_never_pseudo_labelled(posts: pd.DataFrame, tmp_path: 
     assert validation_ok.loc[posts.index[posts["split"] == "test"]].all()
     # the final stage runs only the rounds that helped on the hold-out
     assert rounds == [model.recipe.pseudo.rounds, model.pseudo_rounds_]
+
+
+def test_a_changed_row_refits_exactly_the_fits_that_read_it(posts: pd.DataFrame, tmp_path: Path) -> None:
+    """Checkpoints are keyed by every row a fit reads: nudging one early training post's
+    coordinates (within its geo cell, so no other post's features move) refits the fits
+    that trained on it and reuses the ones that held it out, and the result equals a
+    fresh run's."""
+    _fit(posts, tmp_path, checkpoints=tmp_path / "ck")
+    before = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "ck").rglob("*.pkl")}
+    train = posts[(posts["split"] == "train") & posts["latitude"].notna()].sort_values("posted_at")
+    row = train.index[0]
+    moved = posts.copy()
+    moved.loc[row, "latitude"] = np.floor(posts.loc[row, "latitude"]) + 0.5
+    changed = _fit(moved, tmp_path, checkpoints=tmp_path / "ck")
+    after = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "ck").rglob("*.pkl")}
+    new = set(after) - set(before)
+    assert all(after[name] == stamp for name, stamp in before.items())  # nothing overwritten
+    # in round 0 of both stages the post is in fold 0: fold 0's fits held it out and are reused
+    assert not any("-r0-f0-" in name for name in new)
+    assert any("-r0-f1-" in name for name in new) and any("-r0-fall-" in name for name in new)
+    fresh = _fit(moved, tmp_path / "fresh")
+    pd.testing.assert_frame_equal(changed.test_predictions_, fresh.test_predictions_)

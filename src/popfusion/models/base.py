@@ -24,6 +24,7 @@ class Model(ABC):
     """A regressor on a numeric feature frame."""
 
     kind: ClassVar[str]
+    version: ClassVar[int] = 1  # bump when a change alters what a fit learns: checkpoints go stale
 
     def __init__(self, **params: Any) -> None:
         self.params = params

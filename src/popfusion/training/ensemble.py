@@ -164,12 +164,13 @@ class Ensemble:
     def _fit_oof(self, spec: Spec, rnd: int, X, z, fold, X_test, bar, task) -> tuple:
         oof = np.full(len(X), np.nan)
         models = []
+        inputs = _Inputs(X, X_test, self.texts) if self.checkpoints is not None else None
         for f in range(self.n_folds):
             # early stopping on the latest real (not pseudo-labelled) rows of the fitting side
             real = np.flatnonzero((fold != f) & (fold >= 0))
             stop_rows = real[-max(1, int(len(real) * EARLY_STOP_SHARE)):]
             train_rows = np.setdiff1d(np.flatnonzero(fold != f), stop_rows)
-            model = self._checkpointed(spec, rnd, f, X, z, train_rows, stop_rows, X_test)
+            model = self._checkpointed(spec, rnd, f, X, z, train_rows, stop_rows, X_test, inputs)
             val = fold == f
             oof[val] = self._predict(model, X[val])
             models.append(model)
@@ -177,20 +178,18 @@ class Ensemble:
         if self.refit:
             budget = _mean_budget(models)
             log.info("%s: refit on all %d rows%s", spec.name, len(X), f" with {budget}" if budget else "")
-            models = [self._checkpointed(spec, rnd, "all", X, z, np.arange(len(X)), None, X_test, budget)]
+            models = [self._checkpointed(spec, rnd, "all", X, z, np.arange(len(X)), None, X_test, inputs,
+                                         budget)]
             bar.advance(task)
         test = np.mean([self._predict(m, X_test) for m in models], axis=0)
         return oof, test, models
 
-    def _checkpointed(self, spec, rnd, f, X, z, train_rows, stop_rows, X_test, budget=None) -> Model:
+    def _checkpointed(self, spec, rnd, f, X, z, train_rows, stop_rows, X_test, inputs, budget=None) -> Model:
         params = {**spec.params, **(budget or {})}
         path = None
-        if self.checkpoints is not None:
-            digest = hashlib.sha256(repr((spec, params, rnd, f, list(X.columns), self.seed)).encode())
-            digest.update(np.ascontiguousarray(z[train_rows]).tobytes())
-            sample = X.iloc[train_rows[:1000]]
-            digest.update(pd.util.hash_pandas_object(sample, index=False).to_numpy().tobytes())
-            path = self.checkpoints / f"{spec.name}-r{rnd}-f{f}-{digest.hexdigest()[:12]}.pkl"
+        if inputs is not None:
+            key = inputs.key(spec, params, (rnd, f, self.seed), z, train_rows, stop_rows)
+            path = self.checkpoints / f"{spec.name}-r{rnd}-f{f}-{key}.pkl"
             if path.exists():
                 log.info("%s fold %s round %d: reused from %s", spec.name, f, rnd, path.name)
                 return Model.load(path)
@@ -251,6 +250,32 @@ class Ensemble:
         chosen = np.zeros(len(test), bool)
         chosen[keep] = True
         return chosen
+
+
+class _Inputs:
+    """What a fit reads beyond its labels, hashed once per model and round, so that a
+    checkpoint's key covers every row it was fitted on, stopped on or given as unlabelled
+    rows, every text, and the model's code version: a change anywhere refits it (a key
+    over the first 1,000 rows once reused models fitted on since-edited later rows)."""
+
+    def __init__(self, X: pd.DataFrame, X_test: pd.DataFrame, texts: pd.Series | None) -> None:
+        self.rows = pd.util.hash_pandas_object(X, index=False).to_numpy()
+        self.columns = repr(list(X.columns)).encode()
+        self.others = hashlib.sha256(pd.util.hash_pandas_object(X_test, index=False).to_numpy().tobytes())
+        if texts is not None:
+            self.others.update(pd.util.hash_pandas_object(texts).to_numpy().tobytes())
+
+    def key(self, spec: Spec, params: dict, where: tuple, z: np.ndarray, train_rows: np.ndarray,
+            stop_rows: np.ndarray | None) -> str:
+        from popfusion.models.zoo import MODELS
+
+        digest = hashlib.sha256(repr((spec, params, where, MODELS[spec.model].version)).encode())
+        digest.update(self.columns)
+        for rows in (train_rows, stop_rows if stop_rows is not None else np.zeros(0, int)):
+            digest.update(self.rows[rows].tobytes())
+            digest.update(np.ascontiguousarray(z[rows]).tobytes())
+        digest.update(self.others.digest())
+        return digest.hexdigest()[:16]
 
 
 def _params_of(kind: str) -> set[str]:
