@@ -19,7 +19,7 @@ from popfusion.cli import app
 from popfusion.data.synthetic import SynthSpec, generate
 from popfusion.features.base import DAY, utc_seconds
 from popfusion.recipe import Recipe
-from popfusion.runs import ARTIFACTS
+from popfusion.runs import ARTIFACTS, MANIFEST, write_manifest
 from popfusion.training.drift import DriftCorrection
 from popfusion.training.ensemble import Ensemble
 
@@ -46,6 +46,11 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def posts(tiny: Path) -> pd.DataFrame:
     return load(tiny, vectors=False)
+
+
+def _said(result) -> str:
+    """What a command printed, with the console's line wrapping undone."""
+    return " ".join(result.output.split())
 
 
 def _fit(posts: pd.DataFrame, tmp: Path, **kwargs) -> PopFusion:
@@ -79,7 +84,7 @@ def test_run_writes_every_artifact_and_predict_and_evaluate_work(tiny: Path, tmp
     assert len(pd.read_csv(tmp_path / "p.csv")) == 30
     args = ["predict", str(out), "--data", str(new), "--out", str(tmp_path / "p.txt")]
     refused = CliRunner().invoke(app, args)
-    assert refused.exit_code == 2 and "give a .parquet, .csv or .json" in refused.output
+    assert refused.exit_code == 2 and "give a .parquet, .csv or .json" in _said(refused)
     assert not (tmp_path / "p.txt").exists()
 
     truth = tmp_path / "truth.csv"
@@ -159,6 +164,7 @@ def test_a_model_saved_in_another_format_is_refused_clearly(tmp_path: Path) -> N
     model = PopFusion(Recipe.model_validate(RECIPE), cache_dir=tmp_path / "cache")
     assert isinstance(PopFusion.load(model.save(tmp_path / "now.pkl")), PopFusion)
     save_pickle(PopFusion(Recipe.model_validate(RECIPE)), tmp_path / "run" / "model.pkl")  # no format_
+    write_manifest(tmp_path / "run")
     new = tmp_path / "new.csv"
     new.write_text("post_id,user_id,posted_at\np1,u1,2020-01-01\n")
     result = CliRunner().invoke(app, ["predict", str(tmp_path / "run"), "--data", str(new)])
@@ -228,3 +234,39 @@ def test_a_changed_row_refits_exactly_the_fits_that_read_it(posts: pd.DataFrame,
     assert any("-r0-f1-" in name for name in new) and any("-r0-fall-" in name for name in new)
     fresh = _fit(moved, tmp_path / "fresh")
     pd.testing.assert_frame_equal(changed.test_predictions_, fresh.test_predictions_)
+
+
+def test_a_run_folder_is_complete_or_refused(tiny: Path, tmp_path: Path, monkeypatch) -> None:
+    """A run that fails while writing leaves no manifest and no staging folder, and
+    predict refuses the folder; so it does a model.pkl swapped in after the run; an --out
+    that is a file is refused before any work."""
+    import popfusion.runs
+
+    recipe = tmp_path / "tiny.yaml"
+    recipe.write_text(json.dumps(RECIPE))
+    out = tmp_path / "run"
+    new = tmp_path / "new.csv"
+    load(tiny, vectors=False).head(5)[["post_id", "user_id", "posted_at"]].to_csv(new, index=False)
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(popfusion.runs, "write_report", disk_full)
+    result = CliRunner().invoke(app, ["run", str(recipe), "--data", str(tiny), "--out", str(out)])
+    assert result.exit_code == 1 and "No space left on device" in _said(result)
+    assert not (out / MANIFEST).exists() and not list(tmp_path.glob(".run.partial-*"))
+    assert not [p for p in out.rglob("*") if ".tmp" in p.name]
+    result = CliRunner().invoke(app, ["predict", str(out), "--data", str(new)])
+    assert result.exit_code == 1 and "not a complete run folder" in _said(result)
+
+    monkeypatch.undo()
+    assert CliRunner().invoke(app, ["run", str(recipe), "--data", str(tiny), "--out", str(out)]).exit_code == 0
+    assert CliRunner().invoke(app, ["predict", str(out), "--data", str(new)]).exit_code == 0
+    save_pickle(PopFusion(Recipe.model_validate(RECIPE)), out / "model.pkl")  # swapped in afterwards
+    result = CliRunner().invoke(app, ["predict", str(out), "--data", str(new)])
+    assert result.exit_code == 1 and "not the model its run wrote" in _said(result)
+
+    (tmp_path / "afile").write_text("x")
+    args = ["run", str(recipe), "--data", str(tiny), "--out", str(tmp_path / "afile")]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2 and "is a file" in _said(result)

@@ -218,13 +218,22 @@ def run(
     """Build features, train the ensemble, fuse, predict, and write a run folder.
     Rerunning into the same folder resumes from finished features and models."""
     from popfusion.api import PopFusion
-    from popfusion.runs import write_run
+    from popfusion.runs import RunFolderError, check_out, write_run
 
     spec = _recipe(recipe)
-    posts = _recipe_posts(spec, data, column_map, image_root, crawled)
     run_dir = out or Path("runs") / spec.name
+    try:
+        check_out(run_dir)
+    except RunFolderError as err:
+        console.print(f"[bold red]error:[/] {err}")
+        raise typer.Exit(2) from None
+    posts = _recipe_posts(spec, data, column_map, image_root, crawled)
     model = PopFusion(spec, checkpoints=run_dir / "checkpoints").fit(posts)
-    write_run(model, run_dir)
+    try:
+        write_run(model, run_dir)
+    except RunFolderError as err:
+        console.print(f"[bold red]error:[/] {err}")
+        raise typer.Exit(1) from None
     table = Table(title=f"hold-out scores (latest {spec.validation.holdout:.0%} of training time)")
     for col in ("model / tier", "SRC", "MAE"):
         table.add_column(col)
@@ -244,7 +253,7 @@ def predict(
     crawled: CrawledOption = None,
 ) -> None:
     """Score new posts with a saved run."""
-    from popfusion.api import PopFusion
+    from popfusion.runs import load_run
     from popfusion.submission import write_submission
 
     out = out or run_dir / "predictions.parquet"
@@ -252,7 +261,7 @@ def predict(
         console.print(f"[bold red]error:[/] --out {out}: give a .parquet, .csv or .json (submission) file")
         raise typer.Exit(2)
     try:
-        model = PopFusion.load(run_dir / "model.pkl")
+        model = load_run(run_dir)
     except (OSError, TypeError, ValueError) as err:
         console.print(f"[bold red]error:[/] {err}")
         raise typer.Exit(1) from None
