@@ -168,3 +168,18 @@ def test_a_list_where_one_value_belongs_is_an_error_and_unlabelled_rows_are_coun
         table = read_posts(csv)
     assert table["split"].tolist() == ["train", "test", "test"]
     assert "2 of 3 rows have no label" in caplog.text and "1 hold a missing marker" in caplog.text
+
+
+def test_day_first_dates_are_never_read_month_first_silently(tmp_path: Path) -> None:
+    csv = tmp_path / "posts.csv"
+    csv.write_text("post_id,user_id,posted_at\na,u,07/02/2016\nb,u,03/04/2016\n")
+    with pytest.raises(DataError, match=r"ambiguous dates such as '07/02/2016'.*--time-format dayfirst"):
+        read_posts(csv)
+    read = read_posts(csv, time_format="dayfirst")
+    assert read["posted_at"].dt.strftime("%Y-%m-%d").tolist() == ["2016-02-07", "2016-04-03"]
+    assert read_posts(csv, time_format="%m/%d/%Y")["posted_at"].dt.month.tolist() == [7, 3]
+    csv.write_text("post_id,user_id,posted_at\na,u,07/02/2016\nb,u,13/04/2016\n")  # 13 can only be a day
+    assert read_posts(csv)["posted_at"].dt.strftime("%Y-%m-%d").tolist() == ["2016-02-07", "2016-04-13"]
+    csv.write_text("post_id,user_id,posted_at\na,u,13/02/2016\nb,u,02/13/2016\n")
+    with pytest.raises(DataError, match="day first and others with the month first"):
+        read_posts(csv)

@@ -33,6 +33,9 @@ MapOption = Annotated[str | None, typer.Option(
 ImageRootOption = Annotated[Path | None, typer.Option(help="Folder image paths are relative to.")]
 CrawledOption = Annotated[Path | None, typer.Option(
     help="Crawled user totals to join (the output of popfusion crawl users).")]
+TimeFormatOption = Annotated[str | None, typer.Option(
+    "--time-format", help="How to read dates whose order is ambiguous (07/02/2016): dayfirst, monthfirst, "
+                          "or a format such as %d/%m/%Y.")]
 
 
 def _version(value: bool) -> None:
@@ -52,12 +55,12 @@ def main(
 
 
 def _load(path: Path | None, column_map: str | None, image_root: Path | None,
-          crawled: Path | str | None = None):
+          crawled: Path | str | None = None, time_format: str | None = None):
     """The table at ``path``, or the built-in sample when no path is given."""
     try:
         source = path if path is not None else synthetic.ensure_sample()
         with console.status(f"reading {source}"):
-            return load(source, column_map, image_root, crawled=crawled)
+            return load(source, column_map, image_root, crawled=crawled, time_format=time_format)
     except DataError as err:
         console.print(f"[bold red]error:[/] {err}")
         raise typer.Exit(1) from None
@@ -75,11 +78,11 @@ def _recipe(name_or_path: str):
 
 
 def _recipe_posts(spec, data: Path | None, column_map: str | None, image_root: Path | None,
-                  crawled: Path | None):
+                  crawled: Path | None, time_format: str | None):
     """The posts of a recipe's data section, each option given on the command line winning."""
     path = data or (Path(spec.data.path) if spec.data.path else None)
     return _load(path, column_map or spec.data.map, image_root or spec.data.image_root,
-                 crawled or spec.data.crawled)
+                 crawled or spec.data.crawled, time_format or spec.data.time_format)
 
 
 @data_app.command("sample")
@@ -117,9 +120,10 @@ def data_validate(
     column_map: MapOption = None,
     image_root: ImageRootOption = None,
     crawled: CrawledOption = None,
+    time_format: TimeFormatOption = None,
 ) -> None:
     """Read a dataset and check it against the canonical schema."""
-    table = _load(path, column_map, image_root, crawled)
+    table = _load(path, column_map, image_root, crawled, time_format)
     splits = table["split"].value_counts().to_dict()
     console.print(f"[green]ok[/]: {len(table)} posts ({', '.join(f'{v} {k}' for k, v in splits.items())}), "
                   f"{table.shape[1]} columns, nothing skipped")
@@ -131,11 +135,12 @@ def data_describe(
     column_map: MapOption = None,
     image_root: ImageRootOption = None,
     crawled: CrawledOption = None,
+    time_format: TimeFormatOption = None,
     plot: Annotated[Path | None, typer.Option(help="Write the label plot (PNG) here.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Row counts, missing values, labels, posts per user, time span, drift, crawl lag."""
-    table = _load(path, column_map, image_root, crawled)
+    table = _load(path, column_map, image_root, crawled, time_format)
     summary = describe_mod.describe(table)
     if as_json:
         print(json.dumps(summary, indent=2))
@@ -181,6 +186,7 @@ def features_build(
     column_map: MapOption = None,
     image_root: ImageRootOption = None,
     crawled: CrawledOption = None,
+    time_format: TimeFormatOption = None,
     cache: Annotated[Path | None, typer.Option(help="Feature cache folder.")] = None,
 ) -> None:
     """Build (or reuse from the cache) every feature block of a recipe."""
@@ -192,7 +198,7 @@ def features_build(
     except ValueError as err:
         console.print(f"[bold red]error:[/] {err}")
         raise typer.Exit(1) from None
-    posts = _recipe_posts(spec, data, column_map, image_root, crawled)
+    posts = _recipe_posts(spec, data, column_map, image_root, crawled, time_format)
     cache_dir = cache or Path(spec.cache_dir or synthetic.cache_dir() / "features")
     blocks = applicable(posts, blocks)
     frame, results = build_features(posts, blocks, cache_dir)
@@ -214,6 +220,7 @@ def run(
     column_map: MapOption = None,
     image_root: ImageRootOption = None,
     crawled: CrawledOption = None,
+    time_format: TimeFormatOption = None,
 ) -> None:
     """Build features, train the ensemble, fuse, predict, and write a run folder.
     Rerunning into the same folder resumes from finished features and models."""
@@ -227,7 +234,7 @@ def run(
     except RunFolderError as err:
         console.print(f"[bold red]error:[/] {err}")
         raise typer.Exit(2) from None
-    posts = _recipe_posts(spec, data, column_map, image_root, crawled)
+    posts = _recipe_posts(spec, data, column_map, image_root, crawled, time_format)
     model = PopFusion(spec, checkpoints=run_dir / "checkpoints").fit(posts)
     try:
         write_run(model, run_dir)
@@ -251,6 +258,7 @@ def predict(
     column_map: MapOption = None,
     image_root: ImageRootOption = None,
     crawled: CrawledOption = None,
+    time_format: TimeFormatOption = None,
 ) -> None:
     """Score new posts with a saved run."""
     from popfusion.runs import load_run
@@ -265,7 +273,7 @@ def predict(
     except (OSError, TypeError, ValueError) as err:
         console.print(f"[bold red]error:[/] {err}")
         raise typer.Exit(1) from None
-    posts = _load(data, column_map, image_root, crawled)
+    posts = _load(data, column_map, image_root, crawled, time_format)
     scores = model.predict(posts)
     if out.suffix == ".json":
         write_submission(out, posts["post_id"], scores)

@@ -20,6 +20,8 @@ class DataSpec(BaseModel):
     map: str | dict[str, str] | None = Field(None, description="column map for CSV/Parquet/JSONL")
     image_root: str | None = None
     crawled: str | None = Field(None, description="crawled user totals (popfusion crawl users) to join")
+    time_format: str | None = Field(None, description="dates whose order is ambiguous (07/02/2016): dayfirst, "
+                                                      "monthfirst, or a strptime format")
 
 
 class BlockSpec(BaseModel):

@@ -7,6 +7,7 @@ source it was read from, so that an error can always name the row a user must fi
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -143,8 +144,37 @@ def to_text(values: pd.Series) -> pd.Series:
     return out.mask(missing_mask(values))
 
 
-def to_utc(values: pd.Series, field: str, source: str | None = None) -> pd.Series:
-    """Timestamps (naive ones are UTC), unix seconds or milliseconds, or date strings, to UTC."""
+_NUMERIC_DATE = re.compile(r"^\s*(\d{1,2})[/.\-](\d{1,2})[/.\-]\d{2,4}\b")
+DAY_FIRST, MONTH_FIRST = "dayfirst", "monthfirst"
+
+
+def date_order(text: pd.Series, field: str, source: str | None, time_format: str | None) -> str | None:
+    """``dayfirst`` or ``monthfirst`` for dates such as 07/02/2016, from the values where
+    one part exceeds 12 or from ``time_format``; None when no value has that shape. Dates
+    that parse either way and say nothing of their order are refused: read month-first,
+    a day-first 07/02/2016 silently becomes 2 July."""
+    parts = text.astype(str).str.extract(_NUMERIC_DATE).dropna().astype(int)
+    if parts.empty:
+        return None
+    day_first, month_first = bool((parts[0] > 12).any()), bool((parts[1] > 12).any())
+    if time_format in (DAY_FIRST, MONTH_FIRST):
+        return time_format
+    if day_first and month_first:
+        raise DataError("dates with the day first and others with the month first (e.g. 13/02 and 02/13); "
+                        "make them one format", source=source, field=field)
+    if not (day_first or month_first):
+        example = text[parts.index[0]]
+        raise DataError(f"ambiguous dates such as {example!r}: each reads day-first and month-first; say "
+                        "which with --time-format dayfirst or monthfirst (or a format such as %d/%m/%Y)",
+                        source=source, field=field)
+    return DAY_FIRST if day_first else MONTH_FIRST
+
+
+def to_utc(values: pd.Series, field: str, source: str | None = None,
+           time_format: str | None = None) -> pd.Series:
+    """Timestamps (naive ones are UTC), unix seconds or milliseconds, or date strings, to UTC.
+    ``time_format``: ``dayfirst``, ``monthfirst`` or a strptime format, for dates whose
+    order the values do not tell (07/02/2016)."""
     if pd.api.types.is_datetime64_any_dtype(values):  # already times (Parquet): no parsing
         times = values.dt.tz_localize("UTC") if values.dt.tz is None else values.dt.tz_convert("UTC")
         return times.astype("datetime64[ns, UTC]")
@@ -164,7 +194,10 @@ def to_utc(values: pd.Series, field: str, source: str | None = None) -> pd.Serie
         out[is_num] = pd.to_datetime(np.round(secs * 1e3).astype("int64"), unit="ms", utc=True)
     text = ~is_num & ~missing
     if text.any():
-        parsed = pd.to_datetime(present[text], errors="coerce", utc=True, format="mixed")
+        explicit = time_format not in (None, DAY_FIRST, MONTH_FIRST)
+        order = None if explicit else date_order(present[text], field, source, time_format)
+        parsed = pd.to_datetime(present[text], errors="coerce", utc=True,
+                                format=time_format if explicit else "mixed", dayfirst=order == DAY_FIRST)
         if parsed.isna().any():
             bad = np.zeros(len(values), bool)
             bad[np.flatnonzero(text)[parsed.isna().to_numpy()]] = True
@@ -180,7 +213,7 @@ def to_tags(values: pd.Series) -> pd.Series:
     return to_text(joined)
 
 
-def coerce(table: pd.DataFrame, source: str | None = None) -> pd.DataFrame:
+def coerce(table: pd.DataFrame, source: str | None = None, time_format: str | None = None) -> pd.DataFrame:
     """Cast every canonical column of ``table`` to its canonical dtype."""
     out = {}
     for name, values in table.items():
@@ -194,7 +227,7 @@ def coerce(table: pd.DataFrame, source: str | None = None) -> pd.DataFrame:
         elif col.kind == "str":
             out[name] = to_text(values)
         elif col.kind == "time":
-            out[name] = to_utc(values, name, source)
+            out[name] = to_utc(values, name, source, time_format)
         else:
             out[name] = to_float(values, name, source)
     return pd.DataFrame(out, index=table.index)

@@ -61,9 +61,12 @@ def load(
     image_root: str | Path | None = None,
     vectors: bool = True,
     crawled: str | Path | None = None,
+    time_format: str | None = None,
 ) -> pd.DataFrame:
     """Load posts from an SMPD folder or a CSV / Parquet / JSON Lines file, with the
-    crawled user totals from ``crawled`` (the output of ``popfusion crawl users``)."""
+    crawled user totals from ``crawled`` (the output of ``popfusion crawl users``).
+    ``time_format``: ``dayfirst``, ``monthfirst`` or a strptime format for dates whose
+    order the values leave open."""
     path = Path(path)
     if path.is_dir():
         if not is_smpd_folder(path):
@@ -71,7 +74,7 @@ def load(
                             source=str(path))
         posts = read_smpd(path, image_root=image_root, vectors=vectors)
     else:
-        posts = read_posts(path, column_map, image_root)
+        posts = read_posts(path, column_map, image_root, time_format)
     return join_crawled(posts, crawled) if crawled is not None else posts
 
 
@@ -79,6 +82,7 @@ def read_posts(
     path: str | Path,
     column_map: str | dict[str, str] | None = None,
     image_root: str | Path | None = None,
+    time_format: str | None = None,
 ) -> pd.DataFrame:
     """Read one file of posts and map it onto the canonical table.
 
@@ -100,7 +104,7 @@ def read_posts(
         raise DataError(f"required column(s) {', '.join(missing)} missing; map them with "
                         f"--map, e.g. --map {missing[0]}=<column> (file has "
                         f"{', '.join(map(str, raw.columns))})", source=str(path))
-    table = schema.coerce(renamed, source=str(path))
+    table = schema.coerce(renamed, source=str(path), time_format=time_format)
     if "split" not in table.columns:
         labelled = table["label"].notna() if "label" in table.columns else False
         if "label" in table.columns and not labelled.all():
