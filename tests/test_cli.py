@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 from conftest import write_smpd
 from typer.testing import CliRunner
 
@@ -74,3 +75,23 @@ def test_evaluate_counts_what_it_does_not_score(tmp_path: Path) -> None:
     pd.concat([pred, pred.tail(1)]).to_csv(tmp_path / "twice.csv", index=False)
     result = runner.invoke(app, ["evaluate", str(tmp_path / "twice.csv"), str(tmp_path / "truth.csv")])
     assert result.exit_code == 1 and "duplicate post id" in result.output
+
+
+@pytest.mark.parametrize(("rows", "expected"), [
+    ([], "no posts"),
+    ([("p{i}", "u", "2020-01-01", "") for i in range(60)], "0 labelled training posts"),
+    ([("p{i}", "u", "2020-01-01", "3.0") for i in range(60)], "every label is 3.0"),
+    ([("p{i}", "u", "2020-01-01", "1e308" if i == 7 else str(i % 5)) for i in range(60)], "outside"),
+    ([("p{i}", "u", "2099-12-31T23:59:59Z" if i else "2150-01-01", str(i % 5)) for i in range(60)], "time"),
+])
+def test_validate_says_what_run_refuses_and_run_refuses_it_before_any_work(
+        rows: list, expected: str, tmp_path: Path) -> None:
+    csv = tmp_path / "posts.csv"
+    csv.write_text("post_id,user_id,posted_at,label\n" + "".join(
+        f"{p.format(i=i)},{u},{t},{y}\n" for i, (p, u, t, y) in enumerate(rows)))
+    checked = runner.invoke(app, ["data", "validate", str(csv)])
+    said = " ".join(checked.output.split())
+    assert ("cannot train on it" in said or checked.exit_code == 1) and expected in said, said
+    result = runner.invoke(app, ["run", "fast", "--data", str(csv), "--out", str(tmp_path / "run")])
+    assert result.exit_code == 1 and expected in " ".join(result.output.split())
+    assert "Traceback" not in result.output and not (tmp_path / "run" / "checkpoints").exists()

@@ -21,6 +21,7 @@ import pandas as pd
 
 from popfusion import metrics
 from popfusion.atomic import load_pickle, save_pickle
+from popfusion.data.schema import check_trainable
 from popfusion.data.synthetic import cache_dir as default_cache
 from popfusion.features.base import DAY, labelled_mask, utc_seconds
 from popfusion.features.pipeline import applicable, build_features, make_block
@@ -51,10 +52,9 @@ class PopFusion:
     # -- fitting ------------------------------------------------------------------------------
 
     def fit(self, posts: pd.DataFrame) -> PopFusion:
+        check_trainable(posts)
         posts = posts.reset_index(drop=True)
         labelled = labelled_mask(posts)
-        if labelled.sum() < 20:
-            raise ValueError(f"only {labelled.sum()} labelled training posts: too few to train on")
         holdout = np.zeros(len(posts), bool)
         holdout[np.flatnonzero(labelled)] = chronological_holdout(
             utc_seconds(posts.loc[labelled, "posted_at"]), self.recipe.validation.holdout)

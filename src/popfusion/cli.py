@@ -16,7 +16,7 @@ from popfusion import __version__
 from popfusion.crawl.cli import app as crawl_app
 from popfusion.data import describe as describe_mod
 from popfusion.data import synthetic
-from popfusion.data.schema import DataError
+from popfusion.data.schema import DataError, check_trainable
 from popfusion.data.table import load
 from popfusion.progress import console
 
@@ -127,6 +127,11 @@ def data_validate(
     splits = table["split"].value_counts().to_dict()
     console.print(f"[green]ok[/]: {len(table)} posts ({', '.join(f'{v} {k}' for k, v in splits.items())}), "
                   f"{table.shape[1]} columns, nothing skipped")
+    try:
+        check_trainable(table, str(path))
+        console.print("popfusion run can train on it")
+    except DataError as err:
+        console.print(f"[bold yellow]popfusion run cannot train on it[/] (predict can score it): {err}")
 
 
 @data_app.command("describe")
@@ -235,6 +240,11 @@ def run(
         console.print(f"[bold red]error:[/] {err}")
         raise typer.Exit(2) from None
     posts = _recipe_posts(spec, data, column_map, image_root, crawled, time_format)
+    try:
+        check_trainable(posts, str(data or spec.data.path or "the built-in sample"))
+    except DataError as err:
+        console.print(f"[bold red]error:[/] {err}")
+        raise typer.Exit(1) from None
     model = PopFusion(spec, checkpoints=run_dir / "checkpoints").fit(posts)
     try:
         write_run(model, run_dir)

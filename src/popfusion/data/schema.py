@@ -268,6 +268,41 @@ def validate(table: pd.DataFrame, source: str | None = None) -> pd.DataFrame:
         raise DataError(f"duplicate post id {value!r}", source=source, row=row, field="post_id")
     if "split" in table.columns:
         _check_split(table, source)
+    times = table["posted_at"]
+    early, late = times < TIME_RANGE[0], times > TIME_RANGE[1]
+    if (early | late).any():
+        row, value = _first_bad((early | late).to_numpy(), times)
+        raise DataError(f"time {value} is outside {TIME_RANGE[0]:%Y} to {TIME_RANGE[1]:%Y}", source=source,
+                        row=row, field="posted_at")
+    return table
+
+
+MIN_TRAIN = 50  # labelled posts a run needs: enough for time folds and a hold-out
+LABEL_RANGE = (-1e4, 1e4)  # popularity labels are log-scaled; anything beyond is a unit mistake
+TIME_RANGE = (pd.Timestamp("1970-01-01", tz="UTC"), pd.Timestamp("2100-01-01", tz="UTC"))
+
+
+def check_trainable(table: pd.DataFrame, source: str | None = None) -> pd.DataFrame:
+    """What `popfusion run` needs beyond a valid table, checked before any work: at least
+    ``MIN_TRAIN`` labelled training posts, labels within ``LABEL_RANGE`` that vary."""
+    if not len(table):
+        raise DataError("no posts: the file has a header and no rows", source=source)
+    labelled = table["split"].eq("train").to_numpy() if "split" in table else np.ones(len(table), bool)
+    labels = table["label"] if "label" in table else pd.Series(np.nan, index=table.index)
+    labelled &= labels.notna().to_numpy()
+    if labelled.sum() < MIN_TRAIN:
+        raise DataError(f"{labelled.sum()} labelled training posts; a run needs at least {MIN_TRAIN} (map the "
+                        "label column with --map label=<column>)", source=source, field="label")
+    y = labels[labelled]
+    out = ((y < LABEL_RANGE[0]) | (y > LABEL_RANGE[1])).to_numpy()
+    if out.any():
+        row, value = _first_bad(out, y)
+        raise DataError(f"label {float(value)!r} is outside {LABEL_RANGE[0]:g} to {LABEL_RANGE[1]:g}; "
+                        "popfusion expects a log-scaled popularity such as log1p(views)", source=source,
+                        row=row, field="label")
+    if y.nunique() < 2:
+        raise DataError(f"every label is {float(y.iloc[0])!r}: there is nothing to learn", source=source,
+                        field="label")
     return table
 
 
