@@ -106,7 +106,7 @@ def test_unknown_model_and_bad_parameters() -> None:
     assert set(MODELS) >= set(FAST) | {"text_regressor"}
     with pytest.raises(ValueError, match="unknown model"):
         make_model("xgboost")
-    with pytest.raises(ValueError, match="bad parameters"):
+    with pytest.raises(ValueError, match=r"no parameter 'alpah' \(did you mean 'alpha'\?\)"):
         make_model("ridge", {"alpah": 1})
 
 

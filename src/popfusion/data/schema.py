@@ -289,7 +289,7 @@ def check_trainable(table: pd.DataFrame, source: str | None = None) -> pd.DataFr
         raise DataError("no posts: the file has a header and no rows", source=source)
     labelled = table["split"].eq("train").to_numpy() if "split" in table else np.ones(len(table), bool)
     labels = table["label"] if "label" in table else pd.Series(np.nan, index=table.index)
-    labelled &= labels.notna().to_numpy()
+    labelled = labelled & labels.notna().to_numpy()
     if labelled.sum() < MIN_TRAIN:
         raise DataError(f"{labelled.sum()} labelled training posts; a run needs at least {MIN_TRAIN} (map the "
                         "label column with --map label=<column>)", source=source, field="label")
