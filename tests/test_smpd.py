@@ -199,3 +199,18 @@ def test_out_of_range_latitude(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="above 90") as err:
         read_smpd(tmp_path)
     assert err.value.row == 0 and err.value.field == "latitude"
+
+
+def test_offsets_empty_files_and_stray_bytes_are_read_or_refused_by_name(tmp_path: Path) -> None:
+    records = smpd_records()
+    for i, r in enumerate(records["userdata"]):
+        r["timezone_offset"] = ["GMT+8", "UTC-03:30", "+05:45", "-5"][i]
+    assert load(write_smpd(tmp_path / "gmt", records))["timezone_offset"].tolist() == [8.0, -3.5, 5.75, -5.0]
+    empty = write_smpd(tmp_path / "empty")
+    next(empty.rglob("train_text.json")).write_text("[]")
+    with pytest.raises(DataError, match=r"train_text\.json: the file holds no posts"):
+        load(empty)
+    stray = write_smpd(tmp_path / "stray")
+    next(stray.rglob("train_label.txt")).write_bytes(b"1.0\n2.0\n\xff3.0\n4.0\n")
+    with pytest.raises(DataError, match=r"train_label.txt, row 2: not UTF-8 text \(byte 0xff\)"):
+        load(stray)

@@ -186,6 +186,8 @@ def _read_file(path: Path, spec: SmpdFile, vectors: bool) -> tuple[dict, dict, i
             block = arrays.get(key)
             parts[key].append(block if block is not None else _vector_block(rows, key, dim, path, n))
         n += len(rows)
+    if spec.has_ids and n == 0:
+        raise DataError("the file holds no posts (an empty JSON array)", source=str(path))
     if spec.has_ids:
         for key in ("Uid", "Pid"):
             missing = [i for i, v in enumerate(scalars[key]) if v is None]
@@ -289,12 +291,14 @@ def _check_ids(ids: dict[str, tuple[Path, pd.Series, pd.Series]]) -> tuple[np.nd
 
 
 def _utc_offset_hours(values: pd.Series, source: str) -> pd.Series:
-    """'+08:00' / '-05:30' / '8' -> hours east of UTC as float (parsed once per distinct value)."""
+    """'+08:00' / '-05:30' / 'GMT+8' / 'UTC-03:30' / '8' -> hours east of UTC as float
+    (parsed once per distinct value)."""
     codes, uniques = pd.factorize(values.astype(object).where(~schema.missing_mask(values)))
-    text = pd.Series(uniques, dtype="string").str.strip()
-    parts = text.str.extract(r"^([+-]?)(\d{1,2}):(\d{2})$")
-    sign = np.where(parts[0] == "-", -1.0, 1.0)
-    hours = sign * (parts[1].astype("float64") + parts[2].astype("float64") / 60).to_numpy()
+    text = pd.Series(uniques, dtype="string").str.strip().str.replace(r"^(?:GMT|UTC)\s*", "", regex=True)
+    parts = text.str.extract(r"^([+-]?)(\d{1,2})(?::(\d{2}))?$")
+    sign = np.where(parts[0].fillna("") == "-", -1.0, 1.0)
+    minutes = parts[2].astype("float64").fillna(0.0).where(parts[1].notna())
+    hours = sign * (parts[1].astype("float64") + minutes / 60).to_numpy("float64", na_value=np.nan)
     clock = ~np.isnan(hours)
     if (~clock).any():
         plain = pd.Series(uniques[~clock], index=np.flatnonzero(~clock), dtype=object)
@@ -307,8 +311,19 @@ def _utc_offset_hours(values: pd.Series, source: str) -> pd.Series:
     return pd.Series(out, index=values.index)
 
 
+def _text_lines(path: Path) -> list[str]:
+    """The lines of a text file; a byte that is not UTF-8 is an error naming its line."""
+    lines = path.read_bytes().splitlines()
+    for i, line in enumerate(lines):
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise DataError(f"not UTF-8 text (byte {line[err.start]:#04x})", source=str(path), row=i) from None
+    return [line.decode("utf-8") for line in lines]
+
+
 def _read_labels(path: Path, n: int) -> pd.Series:
-    lines = path.read_text().splitlines()
+    lines = _text_lines(path)
     while lines and not lines[-1].strip():
         lines.pop()
     if len(lines) != n:
@@ -321,7 +336,7 @@ def _read_labels(path: Path, n: int) -> pd.Series:
 
 
 def _image_columns(path: Path, table: pd.DataFrame, image_root: Path, split: str) -> dict:
-    lines = [ln.strip() for ln in path.read_text().splitlines()]
+    lines = [ln.strip() for ln in _text_lines(path)]
     while lines and not lines[-1]:
         lines.pop()
     if len(lines) != len(table):
