@@ -90,3 +90,30 @@ def test_parquet_reader_contract(frame: pd.DataFrame, keep: list[str]) -> None:
         path = Path(tmp) / "posts.parquet"
         typed.to_parquet(path)
         _check_contract(path)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_smpd_reader_contract(data: st.DataObject) -> None:
+    """One value of one SMPD file replaced by anything JSON can hold: the folder reads
+    into a canonical table or the error names a file."""
+    from conftest import smpd_records, write_smpd
+
+    from popfusion.data.smpd import read_smpd
+
+    records = smpd_records()
+    key = data.draw(st.sampled_from(sorted(records)))
+    row = data.draw(st.integers(0, len(records[key]) - 1))
+    field = data.draw(st.sampled_from(sorted(records[key][row])))
+    records[key][row][field] = data.draw(st.one_of(
+        cell, st.none(), st.integers(-10**13, 10**13), st.floats(allow_nan=False), st.booleans(),
+        st.lists(st.integers(0, 3), max_size=3)))
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = write_smpd(Path(tmp) / "smpd", records, labels=["1.5", "2.5", "3.5", "4.5"])
+        try:
+            posts = read_smpd(folder)
+        except DataError as err:
+            assert err.source is not None
+            return
+    assert posts["post_id"].is_unique and str(posts["posted_at"].dtype) == "datetime64[ns, UTC]"
+    assert np.isfinite(posts["label"]).all()
