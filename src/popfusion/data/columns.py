@@ -10,6 +10,7 @@ describe`` can show it. Nothing here reads labels.
 
 from __future__ import annotations
 
+import logging
 import re
 
 import numpy as np
@@ -29,6 +30,7 @@ KINDS = {
     "empty": "no values or a single one: not a feature",
     "drop": "left out by the recipe",
 }
+log = logging.getLogger(__name__)
 FEATURE_KINDS = ("numeric", "boolean", "datetime", "category", "high_category", "list", "text")
 TEXT_KINDS = ("text", "list")
 MAX_CATEGORIES = 100  # distinct values up to which a string column is a plain category
@@ -117,9 +119,20 @@ def as_numbers(values: pd.Series) -> pd.Series:
 
 
 def as_dates(values: pd.Series) -> pd.Series:
+    """A datetime column as UTC times. Dates such as 07/02/2016 take their order from the
+    values that settle it; where none does they are read month-first, with a warning that
+    names the column (a feature, unlike the posting time, is not worth stopping a run for)."""
     if pd.api.types.is_datetime64_any_dtype(values):
         return values.dt.tz_localize("UTC") if values.dt.tz is None else values.dt.tz_convert("UTC")
-    return _dates(values.astype("string").where(~schema.missing_mask(values)))
+    text = values.astype("string").where(~schema.missing_mask(values))
+    try:
+        order = schema.date_order(text.dropna(), str(values.name), None, None)
+    except schema.DataError:
+        log.warning("column %r: its dates (such as %s) read day-first and month-first alike; read "
+                    "month-first (leave it out with {block: columns, params: {drop: [%s]}} if that is wrong)",
+                    values.name, text.dropna().iloc[0], values.name)
+        order = schema.MONTH_FIRST
+    return pd.to_datetime(text, errors="coerce", utc=True, format="mixed", dayfirst=order == schema.DAY_FIRST)
 
 
 def as_items(values: pd.Series) -> pd.Series:
