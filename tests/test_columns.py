@@ -179,3 +179,19 @@ def test_image_blocks_and_models_are_left_out_on_posts_without_images(tmp_path: 
     model = PopFusion(recipe, cache_dir=tmp_path / "cache").fit(_posts(n=400))
     assert [b["name"] for b in model.feature_summary_] == ["meta", "columns"]
     assert model.final_models_ == ["lgb_all"] and "lgb_image" not in model.validation_
+
+
+def test_awkward_columns_give_distinct_finite_features() -> None:
+    """Names that clash once made safe for the GBDTs, infinities, nullable dtypes and
+    non-ASCII names: every feature gets its own name and no infinite value."""
+    posts = _posts(n=300)
+    rng = np.random.default_rng(0)
+    posts["a b"] = rng.normal(size=300).astype(str)
+    posts["a_b"] = rng.normal(size=300).astype(str)
+    posts["spiky"] = np.where(rng.random(300) < 0.1, "inf", rng.normal(size=300).astype(str))
+    posts["maybe"] = pd.Series(np.where(rng.random(300) < 0.1, None, rng.random(300) < 0.5), dtype="boolean")
+    posts["émoji 🎉"] = rng.choice(["x", "y"], 300)
+    frame = PlatformColumns().fit_transform(posts)
+    assert not frame.columns.duplicated().any() and all(c.isascii() for c in frame.columns)
+    assert {"columns_a_b", "columns_a_b_2", "columns_maybe", "columns_moji__cat"} <= set(frame.columns)
+    assert not np.isinf(frame.to_numpy(float)).any()

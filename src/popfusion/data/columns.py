@@ -88,9 +88,11 @@ def infer_kind(values: pd.Series) -> str:
 
 
 def _numeric_kind(values: pd.Series, rows: int) -> str:
-    if set(np.unique(values.to_numpy(float))) <= {0.0, 1.0}:
+    numbers = values.to_numpy(float)
+    numbers = numbers[np.isfinite(numbers)]
+    if set(np.unique(numbers)) <= {0.0, 1.0}:
         return "boolean"
-    integral = np.all(np.mod(values.to_numpy(float), 1) == 0)
+    integral = np.all(np.mod(numbers, 1) == 0)
     if integral and values.nunique() == rows:
         return "id"  # an integer for every row: a row number or an id, not a quantity
     return "numeric"
@@ -107,15 +109,15 @@ def _dates(values: pd.Series) -> pd.Series:
 
 
 def as_numbers(values: pd.Series) -> pd.Series:
-    """A numeric or boolean column as floats (NaN where missing or unparsable)."""
-    if pd.api.types.is_bool_dtype(values):
-        return values.astype(float)
-    if pd.api.types.is_numeric_dtype(values):
-        return values.astype(float)
-    text = values.astype("string").str.strip().str.lower()
-    flags = text.map(lambda v: 1.0 if v in _TRUE else 0.0 if v in _FALSE else np.nan)
-    numbers = pd.to_numeric(text.where(~schema.missing_mask(values)), errors="coerce")
-    return numbers.where(numbers.notna(), flags).astype(float)
+    """A numeric or boolean column as floats (NaN where missing, unparsable or infinite)."""
+    if pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values):
+        out = pd.Series(values.to_numpy("float64", na_value=np.nan), index=values.index)
+    else:
+        text = values.astype("string").str.strip().str.lower()
+        flags = text.map(lambda v: 1.0 if v in _TRUE else 0.0 if v in _FALSE else np.nan)
+        numbers = pd.to_numeric(text.where(~schema.missing_mask(values)), errors="coerce")
+        out = numbers.where(numbers.notna(), flags).astype(float)
+    return out.where(np.isfinite(out))
 
 
 def as_dates(values: pd.Series) -> pd.Series:
@@ -164,4 +166,4 @@ def text_columns(posts: pd.DataFrame) -> list[str]:
 
 def safe_name(column: str) -> str:
     """A feature-name-safe version of a column name (LightGBM refuses some characters)."""
-    return re.sub(r"\W+", "_", str(column)).strip("_").lower() or "column"
+    return re.sub(r"[^0-9a-zA-Z]+", "_", str(column)).strip("_").lower() or "column"

@@ -46,6 +46,12 @@ class PlatformColumns(FeatureBlock):
                              f"it has {', '.join(map(str, posts.columns))}")
         overrides = {**self.params["types"], **dict.fromkeys(self.params["drop"], "drop")}
         self.types_ = infer_types(posts, overrides)
+        self.names_: dict[str, str] = {}  # feature-safe and distinct: "a b" and "a_b" both exist
+        for col in self.types_:
+            name, k = safe_name(col), 2
+            while name in self.names_.values():
+                name, k = f"{safe_name(col)}_{k}", k + 1
+            self.names_[col] = name
         self.codes_, self.counts_, self.history_ = {}, {}, {}
         labelled, t = labelled_mask(posts), utc_seconds(posts["posted_at"])
         history = pd.DataFrame({"post_id": posts["post_id"].to_numpy(), "t": t,
@@ -70,7 +76,7 @@ class PlatformColumns(FeatureBlock):
         return out.astype("float32").add_prefix(f"{self.name}_")
 
     def _encode(self, posts: pd.DataFrame, col: str, kind: str) -> pd.DataFrame:
-        name, values = safe_name(col), posts[col]
+        name, values = self.names_[col], posts[col]
         f: dict[str, pd.Series | np.ndarray] = {}
         if kind in ("numeric", "boolean"):
             f[name] = as_numbers(values)
