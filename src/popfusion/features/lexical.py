@@ -65,7 +65,7 @@ class LexicalModel(FeatureBlock):
         self.fields_ = text_fields(posts) if auto else list(p["fields"])
         self.vectorizers_ = []
         for field in self.fields_:
-            texts = field_texts(posts, field)
+            texts = _clipped(field_texts(posts, field))
             if not texts.str.strip().any():
                 continue
             for analyzer, ngrams, min_df in (("word", p["word_ngrams"], 2), ("char_wb", p["char_ngrams"], 3)):
@@ -101,7 +101,7 @@ class LexicalModel(FeatureBlock):
         return Ridge(alpha=self.params["alpha"], solver="sparse_cg", tol=1e-4).fit(X, y)
 
     def _matrix(self, posts: pd.DataFrame) -> sparse.csr_matrix:
-        parts = [v.transform(field_texts(posts, f)) for f, v in self.vectorizers_]
+        parts = [v.transform(_clipped(field_texts(posts, f))) for f, v in self.vectorizers_]
         return sparse.hstack(parts, format="csr") if parts else sparse.csr_matrix((len(posts), 0))
 
     def _predict(self, posts: pd.DataFrame, X: sparse.csr_matrix) -> pd.DataFrame:
@@ -111,3 +111,10 @@ class LexicalModel(FeatureBlock):
         own = posts["post_id"].map(self.oof_).to_numpy(float)  # out of fold for labelled posts
         pred = np.where(np.isnan(own), pred, own)
         return pd.DataFrame({f"{self.name}_pred": pred.astype(np.float32)}, index=posts.index)
+
+
+MAX_CHARS = 3000  # of each text: a post's opening carries its n-grams; a long body would only cost time
+
+
+def _clipped(texts: pd.Series) -> pd.Series:
+    return texts.str.slice(0, MAX_CHARS)
