@@ -95,3 +95,18 @@ def test_validate_says_what_run_refuses_and_run_refuses_it_before_any_work(
     result = runner.invoke(app, ["run", "fast", "--data", str(csv), "--out", str(tmp_path / "run")])
     assert result.exit_code == 1 and expected in " ".join(result.output.split())
     assert "Traceback" not in result.output and not (tmp_path / "run" / "checkpoints").exists()
+
+
+def test_recipes_list_show_and_check(tmp_path: Path) -> None:
+    listed = runner.invoke(app, ["recipes", "list"])
+    assert listed.exit_code == 0 and [line.split("\t")[0] for line in listed.stdout.splitlines()] == [
+        "sample", "fast", "smp"]
+    shown = runner.invoke(app, ["recipes", "show", "fast"])
+    assert shown.exit_code == 0 and shown.stdout.startswith("name: fast")
+    good = tmp_path / "mine.yaml"
+    good.write_text(shown.stdout)
+    assert "ok: recipe fast" in runner.invoke(app, ["recipes", "check", str(good)]).stdout
+    good.write_text(shown.stdout.replace("model: lightgbm", "model: lightgbmm"))
+    bad = runner.invoke(app, ["recipes", "check", str(good)])
+    assert bad.exit_code == 1 and "did you mean 'lightgbm'" in bad.output
+    assert runner.invoke(app, ["recipes", "show", "nope"]).exit_code == 2

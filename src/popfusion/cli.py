@@ -27,6 +27,8 @@ app.add_typer(data_app, name="data")
 features_app = typer.Typer(help="Build the feature blocks a recipe asks for.", no_args_is_help=True)
 app.add_typer(features_app, name="features")
 app.add_typer(crawl_app, name="crawl")
+recipes_app = typer.Typer(help="List, show and check recipes.", no_args_is_help=True)
+app.add_typer(recipes_app, name="recipes")
 
 MapOption = Annotated[str | None, typer.Option(
     "--map", help="Column map for CSV/Parquet/JSONL, e.g. id=tweet_id,text=content,time=created_at")]
@@ -182,6 +184,36 @@ def _kv_table(title: str, values: dict) -> Table:
     for key, value in values.items():
         table.add_row(str(key), str(value))
     return table
+
+
+@recipes_app.command("list")
+def recipes_list() -> None:
+    """The presets that ship with popfusion, one line each."""
+    from popfusion.recipe import PRESETS, load_recipe
+
+    for name in PRESETS:
+        print(f"{name}\t{load_recipe(name).description}")
+
+
+@recipes_app.command("show")
+def recipes_show(name: Annotated[str, typer.Argument(help="A preset name.")]) -> None:
+    """A preset's YAML, to copy and edit."""
+    from importlib import resources
+
+    from popfusion.recipe import PRESETS
+
+    if name not in PRESETS:
+        console.print(f"[bold red]error:[/] no preset {name!r}; presets: {', '.join(PRESETS)}")
+        raise typer.Exit(2)
+    print(resources.files("popfusion.recipes").joinpath(f"{name}.yaml").read_text(), end="")
+
+
+@recipes_app.command("check")
+def recipes_check(path: Annotated[str, typer.Argument(help="A recipe YAML file (or a preset name).")]) -> None:
+    """Check a recipe without reading any data: every block, model, feature group and
+    parameter must exist."""
+    spec = _recipe(path)
+    print(f"ok: recipe {spec.name}: {len(spec.features)} feature blocks, {len(spec.models)} models")
 
 
 @features_app.command("build")
