@@ -20,6 +20,8 @@ USER_DESC_PREFIX = "user_desc_"
 LOC_DESC_PREFIX = "loc_desc_"
 
 SPLITS = ("train", "test")
+TIME_RANGE = (pd.Timestamp("1970-01-01", tz="UTC"), pd.Timestamp("2100-01-01", tz="UTC"))  # posting times
+_NS_RANGE = (pd.Timestamp("1678-01-01", tz="UTC"), pd.Timestamp("2262-01-01", tz="UTC"))  # any stored time
 
 
 class DataError(ValueError):
@@ -203,7 +205,14 @@ def to_utc(values: pd.Series, field: str, source: str | None = None,
             bad[np.flatnonzero(text)[parsed.isna().to_numpy()]] = True
             row, value = _first_bad(bad, values)
             raise DataError(f"not a timestamp: {value!r}", source=source, row=row, field=field)
-        out[text] = parsed.to_numpy()
+        outside = ((parsed < _NS_RANGE[0]) | (parsed > _NS_RANGE[1])).to_numpy()
+        if outside.any():  # checked before the cast to nanoseconds, which cannot hold them
+            bad = np.zeros(len(values), bool)
+            bad[np.flatnonzero(text)[outside]] = True
+            row, value = _first_bad(bad, values)
+            raise DataError(f"time {value!r} is outside {_NS_RANGE[0]:%Y} to {_NS_RANGE[1]:%Y}",
+                            source=source, row=row, field=field)
+        out[text] = parsed.dt.as_unit("ns").to_numpy()
     return out
 
 
@@ -219,7 +228,7 @@ def coerce(table: pd.DataFrame, source: str | None = None, time_format: str | No
     for name, values in table.items():
         col = BY_NAME.get(name)
         if col is not None and name != "tags" and values.dtype == object:
-            _reject_containers(values, name, source)
+            reject_containers(values, name, source)
         if col is None:
             out[name] = values
         elif name == "tags":
@@ -233,7 +242,7 @@ def coerce(table: pd.DataFrame, source: str | None = None, time_format: str | No
     return pd.DataFrame(out, index=table.index)
 
 
-def _reject_containers(values: pd.Series, field: str, source: str | None) -> None:
+def reject_containers(values: pd.Series, field: str, source: str | None) -> None:
     """A list or a dict where one value belongs (JSON ``"Category": [1, 2]``) is an
     error, not the string "[1, 2]"."""
     bad = values.map(lambda v: isinstance(v, list | tuple | dict | np.ndarray)).to_numpy(bool)
@@ -279,7 +288,6 @@ def validate(table: pd.DataFrame, source: str | None = None) -> pd.DataFrame:
 
 MIN_TRAIN = 50  # labelled posts a run needs: enough for time folds and a hold-out
 LABEL_RANGE = (-1e4, 1e4)  # popularity labels are log-scaled; anything beyond is a unit mistake
-TIME_RANGE = (pd.Timestamp("1970-01-01", tz="UTC"), pd.Timestamp("2100-01-01", tz="UTC"))
 
 
 def check_trainable(table: pd.DataFrame, source: str | None = None) -> pd.DataFrame:

@@ -293,6 +293,7 @@ def _check_ids(ids: dict[str, tuple[Path, pd.Series, pd.Series]]) -> tuple[np.nd
 def _utc_offset_hours(values: pd.Series, source: str) -> pd.Series:
     """'+08:00' / '-05:30' / 'GMT+8' / 'UTC-03:30' / '8' -> hours east of UTC as float
     (parsed once per distinct value)."""
+    schema.reject_containers(values, "timezone_offset", source)
     codes, uniques = pd.factorize(values.astype(object).where(~schema.missing_mask(values)))
     text = pd.Series(uniques, dtype="string").str.strip().str.replace(r"^(?:GMT|UTC)\s*", "", regex=True)
     parts = text.str.extract(r"^([+-]?)(\d{1,2})(?::(\d{2}))?$")
