@@ -91,3 +91,27 @@ def test_store_resumes_after_a_crash(tmp_path: Path) -> None:
     out = again.encode(encode_again, texts, "t")
     assert again.reused == 2 and rerun == [3, 1]  # only the unfinished batches ran
     assert out[:, 0].tolist() == [float(i) for i in range(10)] * 2
+
+
+def test_a_text_recurring_across_fields_is_encoded_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                                        ) -> None:
+    from popfusion.features.text import TfidfEncoder
+
+    posts = pd.DataFrame({"post_id": ["a", "b", "c"], "title": ["red fox", "the blue sky here", "red fox"],
+                          "tags": ["red fox", "sun", ""],
+                          "caption": ["the blue sky here", "red fox runs fast", "the blue sky here"]})
+    seen: list[str] = []
+    original = TfidfEncoder.encode
+
+    def spy(self, texts):
+        seen.extend(texts)
+        return original(self, texts)
+
+    monkeypatch.setattr(TfidfEncoder, "encode", spy)
+    block = TextEmbedding(backend="tfidf", dim=2)
+    block.cache_dir = tmp_path
+    frame = block.fit_transform(posts)
+    assert block.fields_ == ["title", "tags", "caption", "joined"]
+    assert len(seen) == len(set(seen))  # every distinct text once, whichever fields it is in
+    fields = {c.rsplit("_", 1)[0] for c in frame.columns}
+    assert fields == {"text_title", "text_tags", "text_caption", "text_joined"}

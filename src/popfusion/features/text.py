@@ -213,19 +213,27 @@ class TextEmbedding(FeatureBlock):
         texts = pd.concat([field_texts(posts, f) for f in self.fields_])
         self.encoder_ = make_encoder(p["backend"], p["model"], p["dim"], p["device"])
         self.encoder_.fit(texts.drop_duplicates().tolist())
-        self.pca_ = {f: fit_pca(self._embed(posts, f), p["components"]) for f in self.fields_} \
-            if p["components"] else {}
+        if p["components"]:
+            self.pca_ = {f: fit_pca(v, p["components"]) for f, v in self._embed(posts).items()}
+        else:
+            self.pca_ = {}
         return self
 
-    def _embed(self, posts: pd.DataFrame, field: str) -> np.ndarray:
+    def _embed(self, posts: pd.DataFrame) -> dict[str, np.ndarray]:
+        """Each field's vectors, from one pass of the store over the texts of all fields,
+        so a text that recurs across fields or posts is encoded once."""
         if getattr(self, "encoder_", None) is None:  # dropped when pickled: pretrained, so rebuilt
             p = self.params
             self.encoder_ = make_encoder(p["backend"], p["model"], p["dim"], p["device"])
         store = EmbeddingStore(self.cache_dir, self.encoder_.fingerprint(), self.params["batch_size"])
+        texts = [field_texts(posts, f).tolist() for f in self.fields_]
+        label = f"text:{self.fields_[0]}" if len(self.fields_) == 1 else "text"
         try:
-            return store.encode(self.encoder_.encode, field_texts(posts, field).tolist(), f"text:{field}")
+            vectors = store.encode(self.encoder_.encode, [t for field in texts for t in field], label)
         finally:
             self.encoder_.close()
+        bounds = np.cumsum([0] + [len(t) for t in texts])
+        return {f: vectors[a:b] for f, a, b in zip(self.fields_, bounds[:-1], bounds[1:], strict=True)}
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
@@ -235,8 +243,7 @@ class TextEmbedding(FeatureBlock):
 
     def transform(self, posts: pd.DataFrame) -> pd.DataFrame:
         parts = []
-        for field in self.fields_:
-            vectors = self._embed(posts, field)
+        for field, vectors in self._embed(posts).items():
             if field in self.pca_:
                 vectors = project(vectors, self.pca_[field])
             cols = [f"{self.name}_{safe_name(field)}_{i}" for i in range(vectors.shape[1])]
