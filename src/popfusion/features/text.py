@@ -220,20 +220,26 @@ class TextEmbedding(FeatureBlock):
         return self
 
     def _embed(self, posts: pd.DataFrame) -> dict[str, np.ndarray]:
-        """Each field's vectors, from one pass of the store over the texts of all fields,
-        so a text that recurs across fields or posts is encoded once."""
+        """Each field's vectors. The fields but ``joined`` go through the store in one pass,
+        so a text that recurs across them or across posts is encoded once; ``joined`` goes
+        alone, in the same batches as the neighbour and cluster blocks read it, so they
+        reuse them instead of encoding it again."""
         if getattr(self, "encoder_", None) is None:  # dropped when pickled: pretrained, so rebuilt
             p = self.params
             self.encoder_ = make_encoder(p["backend"], p["model"], p["dim"], p["device"])
         store = EmbeddingStore(self.cache_dir, self.encoder_.fingerprint(), self.params["batch_size"])
-        texts = [field_texts(posts, f).tolist() for f in self.fields_]
-        label = f"text:{self.fields_[0]}" if len(self.fields_) == 1 else "text"
+        out: dict[str, np.ndarray] = {}
         try:
-            vectors = store.encode(self.encoder_.encode, [t for field in texts for t in field], label)
+            groups = ([f for f in self.fields_ if f != "joined"], [f for f in self.fields_ if f == "joined"])
+            for group in (g for g in groups if g):
+                texts = [field_texts(posts, f).tolist() for f in group]
+                label = f"text:{group[0]}" if len(group) == 1 else "text"
+                vectors = store.encode(self.encoder_.encode, [t for field in texts for t in field], label)
+                bounds = np.cumsum([0] + [len(t) for t in texts])
+                out.update({f: vectors[a:b] for f, a, b in zip(group, bounds[:-1], bounds[1:], strict=True)})
         finally:
             self.encoder_.close()
-        bounds = np.cumsum([0] + [len(t) for t in texts])
-        return {f: vectors[a:b] for f, a, b in zip(self.fields_, bounds[:-1], bounds[1:], strict=True)}
+        return {f: out[f] for f in self.fields_}
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
