@@ -65,10 +65,10 @@ def infer_kind(values: pd.Series) -> str:
         return "datetime"
     if pd.api.types.is_numeric_dtype(present):
         return _numeric_kind(present, len(values))
-    if present.map(lambda v: isinstance(v, list | tuple | np.ndarray)).any():
+    picked = present.sample(_SAMPLE, random_state=0) if len(present) > _SAMPLE else present
+    if picked.map(lambda v: isinstance(v, list | tuple | np.ndarray)).any():
         return "list"
-    text = present.astype(str)
-    sample = text.sample(min(len(text), _SAMPLE), random_state=0) if len(text) > _SAMPLE else text
+    text, sample = present.astype(str), picked.astype(str)
     lowered = set(sample.str.strip().str.lower().unique())
     if len(lowered) == 2 and lowered <= _TRUE | _FALSE and lowered & _TRUE and lowered & _FALSE:
         return "boolean"

@@ -156,11 +156,9 @@ def date_order(text: pd.Series, field: str, source: str | None, time_format: str
     that parse either way and say nothing of their order are refused: read month-first,
     a day-first 07/02/2016 silently becomes 2 July."""
     parts = text.astype(str).str.extract(_NUMERIC_DATE).dropna().astype(int)
-    if parts.empty:
-        return None
+    if parts.empty or time_format in (DAY_FIRST, MONTH_FIRST):
+        return time_format if not parts.empty else None
     day_first, month_first = bool((parts[0] > 12).any()), bool((parts[1] > 12).any())
-    if time_format in (DAY_FIRST, MONTH_FIRST):
-        return time_format
     if day_first and month_first:
         raise DataError("dates with the day first and others with the month first (e.g. 13/02 and 02/13); "
                         "make them one format", source=source, field=field)
@@ -200,18 +198,13 @@ def to_utc(values: pd.Series, field: str, source: str | None = None,
         order = None if explicit else date_order(present[text], field, source, time_format)
         parsed = pd.to_datetime(present[text], errors="coerce", utc=True,
                                 format=time_format if explicit else "mixed", dayfirst=order == DAY_FIRST)
-        if parsed.isna().any():
-            bad = np.zeros(len(values), bool)
-            bad[np.flatnonzero(text)[parsed.isna().to_numpy()]] = True
-            row, value = _first_bad(bad, values)
-            raise DataError(f"not a timestamp: {value!r}", source=source, row=row, field=field)
-        outside = ((parsed < _NS_RANGE[0]) | (parsed > _NS_RANGE[1])).to_numpy()
-        if outside.any():  # checked before the cast to nanoseconds, which cannot hold them
-            bad = np.zeros(len(values), bool)
-            bad[np.flatnonzero(text)[outside]] = True
-            row, value = _first_bad(bad, values)
-            raise DataError(f"time {value!r} is outside {_NS_RANGE[0]:%Y} to {_NS_RANGE[1]:%Y}",
-                            source=source, row=row, field=field)
+        unparsed = parsed.isna().to_numpy()
+        outside = ((parsed < _NS_RANGE[0]) | (parsed > _NS_RANGE[1])).to_numpy()  # before the ns cast
+        for bad, what in ((unparsed, "not a timestamp: {!r}"),
+                          (outside, f"time {{!r}} is outside {_NS_RANGE[0]:%Y} to {_NS_RANGE[1]:%Y}")):
+            if bad.any():
+                row, value = _first_bad(np.isin(np.arange(len(values)), np.flatnonzero(text)[bad]), values)
+                raise DataError(what.format(value), source=source, row=row, field=field)
         out[text] = parsed.dt.as_unit("ns").to_numpy()
     return out
 

@@ -108,8 +108,8 @@ def read_posts(
     if "split" not in table.columns:
         labelled = table["label"].notna() if "label" in table.columns else False
         if "label" in table.columns and not labelled.all():
-            raw = renamed["label"].astype("string").str.strip()
-            markers = int((schema.missing_mask(renamed["label"]) & raw.fillna("").ne("").to_numpy()).sum())
+            written = renamed["label"].astype("string").str.strip().fillna("").ne("")
+            markers = int((~labelled & written).sum())  # not empty, yet no label: 'NaN', 'None', ...
             marked = f" ({markers} hold a missing marker such as 'NaN' or 'None')" if markers else ""
             log.info("%s: %d of %d rows have no label and are posts to predict%s", path, (~labelled).sum(),
                      len(table), marked)

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from popfusion.data.columns import TEXT_KINDS, column_text, infer_types, safe_name, text_columns
+from popfusion.data.columns import TEXT_KINDS, column_text, extra_columns, infer_kind, safe_name, text_columns
 from popfusion.features.base import FeatureBlock, resolve_device
 from popfusion.features.reduce import fit_pca, project
 from popfusion.features.store import EmbeddingStore
@@ -270,9 +270,9 @@ def field_texts(posts: pd.DataFrame, field: str) -> pd.Series:
         return joined.str.strip(". ").astype(str)
     if field in ("title", "tags"):
         return posts[field].fillna("").astype(str) if field in posts else pd.Series("", index=posts.index)
-    kinds = infer_types(posts)
-    if kinds.get(field) in TEXT_KINDS:
-        return column_text(posts, field, kinds[field])
+    kind = infer_kind(posts[field]) if field in extra_columns(posts) else None
+    if kind in TEXT_KINDS:
+        return column_text(posts, field, kind)
     raise ValueError(f"unknown text field {field!r}: title, tags, joined, auto, or a text column of the "
                      f"data ({', '.join(text_columns(posts)) or 'it has none'})")
 

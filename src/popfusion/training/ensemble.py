@@ -27,7 +27,7 @@ import pandas as pd
 
 from popfusion.fusion.blend import TieredBlend
 from popfusion.models.base import Model
-from popfusion.models.zoo import make_model
+from popfusion.models.zoo import MODELS, make_model
 from popfusion.progress import progress_bar
 from popfusion.training.splits import folds as make_folds
 from popfusion.training.target import LabelTransform
@@ -267,8 +267,6 @@ class _Inputs:
 
     def key(self, spec: Spec, params: dict, where: tuple, z: np.ndarray, train_rows: np.ndarray,
             stop_rows: np.ndarray | None) -> str:
-        from popfusion.models.zoo import MODELS
-
         digest = hashlib.sha256(repr((spec, params, where, MODELS[spec.model].version)).encode())
         digest.update(self.columns)
         for rows in (train_rows, stop_rows if stop_rows is not None else np.zeros(0, int)):
@@ -280,8 +278,6 @@ class _Inputs:
 
 def _params_of(kind: str) -> set[str]:
     import inspect
-
-    from popfusion.models.zoo import MODELS
 
     return set(inspect.signature(MODELS[kind].__init__).parameters)
 
