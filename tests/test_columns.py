@@ -104,7 +104,7 @@ def test_a_run_finds_the_signal_in_an_unmapped_column(signal: str, tmp_path: Pat
     model = _run(posts, tmp_path, [{"name": "lgb", "model": "lightgbm",
                                     "params": {"n_estimators": 300, "learning_rate": 0.1, "num_leaves": 15,
                                                "min_child_samples": 10}}])
-    assert model.validation_["final"]["src"]["value"] > 0.8
+    assert model.validation_.scores["final"]["src"]["value"] > 0.8
 
 
 def test_leak_warning_fires_on_a_column_that_is_the_label_plus_noise() -> None:
@@ -178,7 +178,7 @@ def test_image_blocks_and_models_are_left_out_on_posts_without_images(tmp_path: 
         "validation": {"holdout": 0.25, "folds": 2}, "bootstrap": 0})
     model = PopFusion(recipe, cache_dir=tmp_path / "cache").fit(_posts(n=400))
     assert [b["name"] for b in model.feature_summary_] == ["meta", "columns"]
-    assert model.final_models_ == ["lgb_all"] and "lgb_image" not in model.validation_
+    assert model.validation_.models == ["lgb_all"] and "lgb_image" not in model.validation_.scores
 
 
 def test_awkward_columns_give_distinct_finite_features() -> None:

@@ -10,9 +10,10 @@ import pytest
 
 from popfusion import metrics
 from popfusion.fusion.blend import METHODS, Blender
+from popfusion.models.base import Model
 from popfusion.submission import read_submission, to_submission, write_submission
 from popfusion.training.drift import DriftCorrection
-from popfusion.training.ensemble import Ensemble, Spec, feature_columns, modality
+from popfusion.training.ensemble import Ensemble, Spec, Stage, feature_columns, modality
 from popfusion.training.splits import chronological_holdout, folds
 from popfusion.training.target import LabelTransform
 
@@ -109,43 +110,45 @@ def test_feature_groups_and_modalities() -> None:
         feature_columns(X.columns, ["audio"])
 
 
-def test_ensemble_tiers_and_pseudo_labels_respect_their_masks() -> None:
+def _stage(X: pd.DataFrame, y: np.ndarray, ok: np.ndarray | None = None) -> Stage:
+    """The first 700 rows labelled, in time order; the other 200 to predict."""
+    ok = np.ones(len(X) - 700, bool) if ok is None else ok
+    return Stage(X[:700], y[:700], np.arange(700.0), np.arange(700), X[700:], ok)
+
+
+def test_ensemble_tiers_and_pseudo_labels_respect_their_masks(monkeypatch) -> None:
+    import popfusion.training.ensemble as ensemble
+
     X, y = _frame()
-    train, test = slice(0, 700), slice(700, 900)
     ok = np.zeros(200, bool)
     ok[:100] = True  # the other 100 stand for hold-out rows: never pseudo-labelled
     chosen = []
-    ens = Ensemble(SPECS, n_folds=3, prune=False)
-    original = ens._confident
-    ens._confident = lambda test_, ok_, share: chosen.append(original(test_, ok_, share)) or chosen[-1]
-    ens.fit(X[train], y[train], np.arange(700.0), np.arange(700), X[test], pseudo_rounds=2,
-            pseudo_share=0.5, pseudo_ok=ok)
+    original = ensemble.confident
+    monkeypatch.setattr(ensemble, "confident", lambda *a: chosen.append(original(*a)) or chosen[-1])
+    ens = Ensemble(SPECS, n_folds=3, prune=False).fit(_stage(X, y, ok), pseudo_rounds=2, pseudo_share=0.5)
     assert len(chosen) == 2 and all(c[:100].sum() == 50 and not c[100:].any() for c in chosen)
     assert len(ens.rounds_) == 3
+    last = ens.rounds_[-1]
     tiers = {"tier2_all", "tier2_user", "tier2_text", "final"}
-    assert {"lgb", "ridge_user", "ridge_text", *tiers} <= set(ens.oof_)
-    assert ens.oof_.notna().all().all()
-    final = metrics.score(y[test], ens.test_["final"])["src"]
-    assert final >= max(metrics.score(y[test], ens.test_[s.name])["src"] for s in SPECS) - 0.01
-    again = ens.predict(X[test])
-    np.testing.assert_allclose(again["final"], ens.test_["final"], rtol=1e-6)
+    assert {"lgb", "ridge_user", "ridge_text", *tiers} <= set(last.oof)
+    assert last.oof.notna().all().all()
+    final = metrics.score(y[700:], last.test["final"])["src"]
+    assert final >= max(metrics.score(y[700:], last.test[s.name])["src"] for s in SPECS) - 0.01
+    assert set(last.budgets) == set(last.seconds) == {s.name for s in SPECS}
 
 
 def test_pseudo_label_rounds_fit_only_the_models_the_blend_weighs() -> None:
     """A model the blend gives no weight to costs a whole round of fits for nothing: the
-    next round leaves it out, and the ensemble predicts with the models that are left."""
+    next round leaves it out."""
     X, y = _frame()
-    args = (X[:700], y[:700], np.arange(700.0), np.arange(700), X[700:], 1)
-    ens = Ensemble(SPECS, n_folds=3).fit(*args)
+    ens = Ensemble(SPECS, n_folds=3).fit(_stage(X, y), 1)
     names = [s.name for s in SPECS]
-    first = list(ens.round_oof_[0].columns)
-    weighed = ens.blend(first).fit(ens.round_oof_[0], y[:700]).used()
-    assert first == names and ens.names() == weighed and len(weighed) < len(names)
-    assert list(ens.round_oof_[1].columns) == weighed == list(ens.models_)
-    assert set(names) - set(weighed) <= set(ens.importance_)  # importance from the round it was fitted in
-    np.testing.assert_allclose(ens.predict(X[700:])["final"], ens.test_["final"], rtol=1e-6)
-    every = Ensemble(SPECS, n_folds=3, prune=False).fit(*args)
-    assert [list(o.columns) for o in every.round_oof_] == [names, names]
+    first, second = ens.rounds_
+    weighed = first.blend.used()
+    assert first.models == names and second.models == weighed and len(weighed) < len(names)
+    assert set(second.importance) == set(weighed)
+    every = Ensemble(SPECS, n_folds=3, prune=False).fit(_stage(X, y), 1)
+    assert [r.models for r in every.rounds_] == [names, names]
 
 
 def test_weights_must_hold_in_the_forward_view_too() -> None:
@@ -161,33 +164,19 @@ def test_weights_must_hold_in_the_forward_view_too() -> None:
     assert agree["other"] > 0 and agree["good"] > agree["other"]
 
 
-def test_reblend_adds_the_forward_view_and_applies_the_new_blend() -> None:
+def test_test_rows_are_predicted_by_models_refitted_on_every_row(tmp_path: Path) -> None:
+    """Each model's folds, then one refit on every labelled row with the folds' mean
+    budget, which predicts the rows to predict."""
     X, y = _frame()
-    ens = Ensemble(SPECS, n_folds=3).fit(X[:700], y[:700], np.arange(700.0), np.arange(700), X[700:])
-    tier1 = ["lgb", "ridge_user", "ridge_text"]
-    rng = np.random.default_rng(2)
-    forward = pd.DataFrame({"lgb": rng.normal(size=200), "ridge_user": y[700:] + rng.normal(0, 0.1, 200),
-                            "ridge_text": rng.normal(size=200)})
-    ens.reblend(forward, y[700:])
-    expected = ens.blend().fit(ens.oof_[tier1], y[:700], (forward, y[700:]))
-    assert ens.blend_.describe() == expected.describe()
-    assert ens.blend_.describe()["tier2_all"] == {"lgb": 1.0}
-    np.testing.assert_allclose(ens.test_["final"], expected.predict(ens.test_[tier1])["final"])
-    np.testing.assert_allclose(ens.predict(X[700:])["final"], ens.test_["final"], rtol=1e-6)
-
-
-def test_test_rows_are_predicted_by_models_refitted_on_every_row() -> None:
-    X, y = _frame()
-    train, test = slice(0, 700), slice(700, 900)
-    args = (X[train], y[train], np.arange(700.0), np.arange(700), X[test])
-    refit, folds = Ensemble(SPECS, n_folds=3).fit(*args), Ensemble(SPECS, n_folds=3, refit=False).fit(*args)
-    assert [len(refit.models_[s.name]) for s in SPECS] == [1, 1, 1]
-    assert [len(folds.models_[s.name]) for s in SPECS] == [3, 3, 3]
-    pd.testing.assert_frame_equal(refit.oof_, folds.oof_)  # the folds and blends are the same
-    assert 1 <= refit.models_["lgb"][0].model_.booster_.num_trees() <= 80  # the folds' mean budget
-    ridge = refit.models_["ridge_user"][0]
-    expected = ridge.predict(X[test][["meta_a", "user_b"]])
-    np.testing.assert_allclose(refit.test_["ridge_user"], expected, rtol=1e-6)
+    ens = Ensemble(SPECS, n_folds=3, checkpoints=tmp_path).fit(_stage(X, y))
+    names = [p.name.split("-r0-")[0] + "-" + p.name.split("-")[-2] for p in tmp_path.glob("*.pkl")]
+    assert sorted(names) == sorted(f"{s.name}-f{f}" for s in SPECS for f in (0, 1, 2, "all"))
+    refit = Model.load(next(tmp_path.glob("lgb-r0-fall-*.pkl")))
+    budget = ens.rounds_[0].budgets["lgb"]["n_estimators"]
+    assert 1 <= refit.model_.booster_.num_trees() == budget <= 80  # the folds' mean budget
+    ridge = Model.load(next(tmp_path.glob("ridge_user-r0-fall-*.pkl")))
+    np.testing.assert_allclose(ens.rounds_[0].test["ridge_user"], ridge.predict(X[700:][["meta_a", "user_b"]]),
+                               rtol=1e-6)
 
 
 def test_submission_round_trip(tmp_path: Path) -> None:

@@ -91,15 +91,13 @@ def test_text_regressor_with_a_tiny_local_model(tmp_path: Path) -> None:
     y = np.where(good, 9.0, 4.0) + rng.normal(0, 0.3, 240)
     X = pd.DataFrame(index=texts.index)
     model = make_model("text_regressor", {"model": folder, "epochs": 8, "lr": 1e-3, "batch_size": 16})
-    model.texts = texts
-    model.fit(X.iloc[:200], y[:200])
-    model.texts = texts
-    pred = model.predict(X.iloc[200:])
+    model.fit(X.iloc[:200], y[:200], texts=texts)
+    pred = model.predict(X.iloc[200:], texts=texts)
     assert np.abs(pred - y[200:]).mean() < 0.6 * np.abs(y[:200].mean() - y[200:]).mean()
-    assert model.texts is texts
     loaded = Model.load(model.save(tmp_path / "tr.pkl"))
-    loaded.texts = texts
-    np.testing.assert_allclose(loaded.predict(X.iloc[200:]), pred, rtol=1e-5)
+    np.testing.assert_allclose(loaded.predict(X.iloc[200:], texts=texts), pred, rtol=1e-5)
+    with pytest.raises(ValueError, match="needs the posts' texts"):
+        loaded.predict(X.iloc[200:])
 
 
 def test_unknown_model_and_bad_parameters() -> None:

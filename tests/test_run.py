@@ -21,7 +21,8 @@ from popfusion.features.base import DAY, utc_seconds
 from popfusion.recipe import Recipe
 from popfusion.runs import ARTIFACTS, MANIFEST, write_manifest
 from popfusion.training.drift import DriftCorrection
-from popfusion.training.ensemble import Ensemble
+from popfusion.training.ensemble import Fits, blend_of
+from popfusion.training.trainer import Trainer
 
 RECIPE = {
     "name": "tiny",
@@ -102,60 +103,85 @@ def test_test_labels_are_never_touched(posts: pd.DataFrame, tmp_path: Path) -> N
     is_test = noisy["split"] == "test"
     noisy.loc[is_test, "label"] = np.random.default_rng(0).normal(50, 10, is_test.sum())
     dirty = _fit(noisy, tmp_path)
-    assert dirty.weights_ == clean.weights_
+    assert dirty.validation_.blend.describe() == clean.validation_.blend.describe()
     pd.testing.assert_frame_equal(dirty.test_predictions_, clean.test_predictions_)
 
 
 def test_the_final_blend_also_answers_to_the_hold_outs_forward_predictions(posts: pd.DataFrame,
                                                                            tmp_path: Path) -> None:
-    """The test posts' blend weights are chosen on the final stage's out-of-fold
-    predictions together with the validation models' hold-out predictions, none of whose
-    labels those models saw; ``fusion.forward: false`` uses the out-of-fold ones alone."""
+    """The test posts' blend weights are chosen on the validation stage's out-of-fold
+    predictions together with its hold-out predictions, none of whose labels its models
+    or features saw, and applied to the final models' predictions; ``fusion.forward:
+    false`` uses the out-of-fold ones alone."""
     model = _fit(posts, tmp_path)
-    forward, y = model.forward_
-    assert list(forward.index) == list(model.holdout_predictions_.index)
-    tier1 = model.ensemble_.names()
-    oof = (model.oof_[tier1], model.oof_["label"].to_numpy())
-    expected = model.ensemble_.blend().fit(*oof, (forward[tier1], y))
-    assert model.weights_ == expected.describe()
+    v = model.validation_
+    kept = model.final_.specs
+    tier1 = [s.name for s in kept]
+    assert tier1 == v.models == list(model.final_.models)
+    oof = (v.oof[tier1], v.oof["label"].to_numpy())
+    forward = (v.predictions[tier1], v.predictions["label"].to_numpy())
+    expected = blend_of(kept, "weights", 0.01).fit(*oof, forward)
+    assert v.blend.describe() == expected.describe()
     np.testing.assert_allclose(model.test_predictions_["final"],
                                expected.predict(model.test_predictions_[tier1])["final"])
-    alone = PopFusion(Recipe.model_validate({**RECIPE, "fusion": {"forward": False}}),
+    alone = PopFusion(Recipe.model_validate({**RECIPE, "fusion": {"forward": False, "prune": False}}),
                       cache_dir=tmp_path / "cache").fit(posts)
-    alone_oof = alone.oof_[alone.ensemble_.names()], alone.oof_["label"].to_numpy()
-    assert alone.weights_ == alone.ensemble_.blend().fit(*alone_oof).describe()
+    a = alone.validation_
+    assert a.blend.describe() == blend_of(alone.final_.specs, "weights", 0.01).fit(
+        a.oof[a.models], a.oof["label"].to_numpy()).describe()
 
 
-def test_the_final_stage_fits_only_the_models_the_blend_weighs(posts: pd.DataFrame, tmp_path: Path) -> None:
+def test_the_final_fit_fits_only_the_models_the_blend_weighs(posts: pd.DataFrame, tmp_path: Path) -> None:
     """The validation stage fits every model and scores each on the hold-out; the final
-    stage fits only those the blend of the validation stage's best round gives weight to,
-    held to the hold-out as the final blend will be. ``fusion.prune: false`` fits them all."""
+    fit fits only those the final blend gives weight to. ``fusion.prune: false`` fits
+    them all."""
     names = [m["name"] for m in RECIPE["models"]]
     model = _fit(posts, tmp_path)
-    assert set(names) <= set(model.validation_)  # every model has its hold-out score
-    assert set(model.final_models_) < set(names)  # the tiny recipe's blend leaves a model out
-    assert list(model.ensemble_.round_oof_[0].columns) == model.final_models_
+    assert set(names) <= set(model.validation_.scores)  # every model has its hold-out score
+    assert set(model.validation_.models) < set(names)  # the tiny recipe's blend leaves a model out
+    assert list(model.final_.models) == model.validation_.models == model.validation_.blend.used()
     everything = PopFusion(Recipe.model_validate({**RECIPE, "fusion": {"prune": False}}),
                            cache_dir=tmp_path / "cache").fit(posts)
-    assert everything.final_models_ == names
-    rounds = everything.pseudo_rounds_ + 1
-    assert [list(o.columns) for o in everything.ensemble_.round_oof_] == [names] * rounds
+    assert everything.validation_.models == list(everything.final_.models) == names
+
+
+def test_each_model_is_fitted_as_few_times_as_the_decisions_need(posts: pd.DataFrame, tmp_path: Path,
+                                                                  monkeypatch) -> None:
+    """In the validation stage a model is fitted in each fold and once more on every
+    training row, each round; in the final stage once a round, on every label."""
+    fits: list[str] = []
+    original = Fits.fit
+
+    def count(self, fold, *args, **kwargs):
+        fits.append(f"{self.spec.name}-r{self.where[0]}-f{fold}")
+        return original(self, fold, *args, **kwargs)
+
+    monkeypatch.setattr(Fits, "fit", count)
+    recipe = Recipe.model_validate({**RECIPE, "fusion": {"prune": False}, "pseudo": {"rounds": 0}})
+    model = PopFusion(recipe, cache_dir=tmp_path / "cache").fit(posts)
+    names = [m["name"] for m in RECIPE["models"]]
+    folds = recipe.validation.folds
+    assert sorted(fits) == sorted([f"{n}-r0-f{f}" for n in names for f in [*range(folds), "all"]]
+                                  + [f"{n}-r0-fall" for n in names])
+    assert len(fits) == len(names) * (folds + 2)  # was 2 * (folds + 1) in two fully folded stages
+    assert set(model.validation_.seconds) == set(model.final_.seconds) == set(names)
 
 
 def test_drift_and_hold_out_scores_come_from_the_best_pseudo_label_round(posts: pd.DataFrame,
                                                                         tmp_path: Path) -> None:
-    """The final stage reruns the pseudo-label rounds only up to the best one, so the
+    """The final fit reruns the pseudo-label rounds only up to the best one, so the
     drift correction it applies, and the hold-out scores it reports, are those of that
     round, not of a later, worse one."""
     # every test post pseudo-labelled: in the tiny run that round hurts on the hold-out
     recipe = Recipe.model_validate({**RECIPE, "pseudo": {"rounds": 1, "share": 1.0}})
     model = PopFusion(recipe, cache_dir=tmp_path / "cache").fit(posts)
-    assert model.pseudo_rounds_ < len(model.rounds_) - 1
-    hold = model.holdout_predictions_
-    assert metrics.score(hold["label"], hold["final"]) == model.rounds_[model.pseudo_rounds_]
+    v = model.validation_
+    assert v.pseudo_rounds < len(v.rounds) - 1 and len(v.budgets) == v.pseudo_rounds + 1
+    hold = v.predictions
+    assert metrics.score(hold["label"], hold["final"]) == v.rounds[v.pseudo_rounds]
     days = utc_seconds(hold["posted_at"]) / DAY
     expected = DriftCorrection(RECIPE["drift"]).fit(days, hold["label"], hold["final"])
-    assert model.drift_.describe() == expected.describe()
+    assert v.drift.describe() == expected.describe()
 
 
 def test_a_model_saved_in_another_format_is_refused_clearly(tmp_path: Path) -> None:
@@ -196,22 +222,43 @@ def test_same_recipe_same_predictions_and_resume(posts: pd.DataFrame, tmp_path: 
 
 def test_hold_out_rows_are_never_pseudo_labelled(posts: pd.DataFrame, tmp_path: Path, monkeypatch) -> None:
     seen, rounds = [], []
-    original = Ensemble.fit
+    validate, finish = Trainer.validate, Trainer.finish
 
-    def spy(self, X, y, times, users, X_test, pseudo_rounds=0, pseudo_share=0.3, pseudo_ok=None):
-        seen.append(pd.Series(pseudo_ok, index=X_test.index))
-        rounds.append(pseudo_rounds)
-        return original(self, X, y, times, users, X_test, pseudo_rounds, pseudo_share, pseudo_ok)
+    def spy_validate(self, stage, holdout):
+        seen.append(pd.Series(stage.pseudo_ok, index=stage.X_test.index))
+        return validate(self, stage, holdout)
 
-    monkeypatch.setattr(Ensemble, "fit", spy)
+    def spy_finish(self, stage, validation, test_times):
+        seen.append(pd.Series(stage.pseudo_ok, index=stage.X_test.index))
+        rounds.append(validation.pseudo_rounds)
+        return finish(self, stage, validation, test_times)
+
+    monkeypatch.setattr(Trainer, "validate", spy_validate)
+    monkeypatch.setattr(Trainer, "finish", spy_finish)
     model = _fit(posts, tmp_path)
-    hold = model.holdout_predictions_
-    validation_ok = seen[0]
-    held = posts.index[posts["post_id"].isin(hold["post_id"])]
+    validation_ok, final_ok = seen
+    held = posts.index[posts["post_id"].isin(model.validation_.predictions["post_id"])]
     assert not validation_ok.loc[held].any()
     assert validation_ok.loc[posts.index[posts["split"] == "test"]].all()
-    # the final stage runs only the rounds that helped on the hold-out
-    assert rounds == [model.recipe.pseudo.rounds, model.pseudo_rounds_]
+    assert final_ok.index.equals(posts.index[posts["split"] == "test"]) and final_ok.all()
+    # the final fit runs only the rounds that helped on the hold-out
+    assert rounds == [model.validation_.pseudo_rounds] <= [RECIPE["pseudo"]["rounds"]]
+
+
+def test_a_changed_parameter_refits_only_its_model(posts: pd.DataFrame, tmp_path: Path) -> None:
+    """A rerun after one model's parameters change refits that model only; every other
+    fit of both stages is reused from its checkpoint. (With pseudo-label rounds the
+    blend's new pseudo-labels would rightly refit the later rounds of every model.)"""
+    recipe = {**RECIPE, "fusion": {"prune": False}, "pseudo": {"rounds": 0}}
+    PopFusion(Recipe.model_validate(recipe), cache_dir=tmp_path / "cache",
+              checkpoints=tmp_path / "ck").fit(posts)
+    before = {p.name for p in (tmp_path / "ck").rglob("*.pkl")}
+    models = [dict(m) for m in RECIPE["models"]]
+    models[1] = {**models[1], "params": {"alpha": 3.0}}  # ridge_user
+    PopFusion(Recipe.model_validate({**recipe, "models": models}), cache_dir=tmp_path / "cache",
+              checkpoints=tmp_path / "ck").fit(posts)
+    new = {p.name for p in (tmp_path / "ck").rglob("*.pkl")} - before
+    assert new and all(name.startswith("ridge_user-") for name in new)
 
 
 def test_a_changed_row_refits_exactly_the_fits_that_read_it(posts: pd.DataFrame, tmp_path: Path) -> None:

@@ -286,7 +286,7 @@ def run(
     table = Table(title=f"hold-out scores (latest {spec.validation.holdout:.0%} of training time)")
     for col in ("model / tier", "SRC", "MAE"):
         table.add_column(col)
-    for name, m in model.validation_.items():
+    for name, m in model.validation_.scores.items():
         table.add_row(name, f"{m['src']['value']:.4f}", f"{m['mae']['value']:.4f}")
     console.print(table)
     console.print(f"run folder: [bold]{run_dir}[/] (report.html, submission.json, metrics.json)")

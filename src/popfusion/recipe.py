@@ -43,8 +43,6 @@ class ValidationSpec(BaseModel):
     holdout: float = Field(0.2, gt=0, lt=1, description="last share of training time held out")
     folds: int = Field(3, ge=2)
     scheme: Literal["time", "user", "random"] = "time"
-    refit: bool = Field(True, description="predict test posts with each model refitted on every "
-                                          "labelled row (else the mean of its fold models)")
 
 
 class PseudoSpec(BaseModel):
@@ -57,12 +55,12 @@ class FusionSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
     method: Literal["weights", "rank", "ridge", "catboost"] = "weights"
     mae_weight: float = Field(0.01, ge=0, description="weight search: SRC - mae_weight * MAE")
-    forward: bool = Field(True, description="the final stage's blend weights must also hold on the "
-                                            "validation models' forward-in-time hold-out predictions "
+    forward: bool = Field(True, description="the final blend's weights must also hold on the validation "
+                                            "models' forward-in-time hold-out predictions "
                                             "(least worst-case regret over both views)")
-    prune: bool = Field(True, description="pseudo-label rounds and the final stage fit only the models "
-                                          "the blend gives weight to (in the final stage: the blend "
-                                          "of the validation stage's best round, held to the hold-out)")
+    prune: bool = Field(True, description="pseudo-label rounds and the final fit fit only the models "
+                                          "the blend gives weight to (in the final fit: the final blend, "
+                                          "held to the hold-out)")
 
 
 class Recipe(BaseModel):

@@ -15,33 +15,34 @@ from popfusion.atomic import atomic_write
 
 FORWARD = (" and, where they disagree, held to the validation models' forward-in-time predictions for the"
            " hold-out (least worst-case regret over the two)")
-PRUNED = (", the models the blend of the validation stage's best round gave weight to; a pseudo-label round"
-          " fits only the models its previous round's blend weighed")
+PRUNED = (", the models the final blend gives weight to; a pseudo-label round fits only the models its"
+          " previous round's blend weighed")
 
 
 def write_report(model, path: Path) -> Path:
     import matplotlib
 
     matplotlib.use("Agg")
-    hold = model.holdout_predictions_
+    v = model.validation_
+    hold = v.predictions
     sections = [
         f"<h1>popfusion run: {html.escape(model.recipe.name)}</h1>",
         f"<p>{model.n_posts_:,} posts; hold-out: the latest {model.recipe.validation.holdout:.0%} of "
         f"training time ({len(hold):,} posts). Scores on the hold-out with 95% bootstrap intervals.</p>",
-        _scores_table(model.validation_),
-        "<h2>Pseudo-label rounds (hold-out, final blend)</h2>",
-        f"<p>The final stage ran {model.pseudo_rounds_} round(s): those up to the best on the hold-out. "
-        f"It fitted {html.escape(', '.join(model.final_models_))}"
+        _scores_table(v.scores),
+        "<h2>Pseudo-label rounds (hold-out, validation blend)</h2>",
+        f"<p>The final fit ran {v.pseudo_rounds} round(s): those up to the best on the hold-out. "
+        f"It fitted {html.escape(', '.join(v.models))} once a round on every label"
         f"{PRUNED if model.recipe.fusion.prune else ''}.</p>",
-        _table(pd.DataFrame(model.rounds_).rename_axis("round").reset_index()),
-        f"<h2>Drift correction</h2><p>{html.escape(model.drift_.explain())}</p>",
+        _table(pd.DataFrame(v.rounds).rename_axis("round").reset_index()),
+        f"<h2>Drift correction</h2><p>{html.escape(v.drift.explain())}</p>",
         "<h2>Predicted against true (hold-out)</h2>", _img(_scatter(hold)),
         "<h2>Error by month and by category (hold-out)</h2>", _img(_errors(hold)),
-        "<h2>Feature importance</h2>", _img(_importance(model.importance_)),
+        "<h2>Feature importance</h2>", _img(_importance(model.final_.importance)),
         "<h2>Fusion weights</h2>",
-        f"<p>These blend the test posts' predictions; chosen on the final stage's out-of-fold predictions"
+        f"<p>These blend the test posts' predictions; chosen on the validation stage's out-of-fold predictions"
         f"{FORWARD if model.recipe.fusion.forward else ''}.</p>",
-        _weights(model.weights_),
+        _weights(v.blend.describe()),
     ]
     page = ("<!doctype html><meta charset='utf-8'><title>popfusion report</title>"
             "<style>body{font-family:sans-serif;max-width:1100px;margin:auto}table{border-collapse:collapse}"

@@ -4,7 +4,7 @@
     metrics.json             hold-out scores (with bootstrap intervals) per model and tier,
                              out-of-fold scores, pseudo-label rounds, the models the final
                              stage fitted, drift, fusion weights
-    oof.parquet              out-of-fold predictions of the final stage, with labels
+    oof.parquet              out-of-fold predictions of the validation stage, with labels
     holdout.parquet          the validation stage's predictions on the hold-out
     test_predictions.parquet test predictions of every model fitted and tier
     submission.json          the SMP Challenge submission
@@ -85,8 +85,8 @@ def write_manifest(run_dir: Path) -> Path:
 def _write_artifacts(model: PopFusion, folder: Path) -> None:
     atomic_write(folder / "recipe.yaml", yaml.safe_dump(model.recipe.model_dump(), sort_keys=False))
     atomic_write(folder / "metrics.json", json.dumps(run_metrics(model), indent=2, default=float))
-    atomic_parquet(model.oof_.reset_index(drop=True), folder / "oof.parquet")
-    atomic_parquet(model.holdout_predictions_.reset_index(drop=True), folder / "holdout.parquet")
+    atomic_parquet(model.validation_.oof.reset_index(drop=True), folder / "oof.parquet")
+    atomic_parquet(model.validation_.predictions.reset_index(drop=True), folder / "holdout.parquet")
     test = model.test_predictions_
     atomic_parquet(test.reset_index(drop=True), folder / "test_predictions.parquet")
     write_submission(folder / "submission.json", test["post_id"], test["final_drift"])
@@ -123,16 +123,17 @@ def _sha256(path: Path) -> str:
 
 
 def run_metrics(model: PopFusion) -> dict:
+    v, final = model.validation_, model.final_
     return {
         "recipe": model.recipe.name,
-        "holdout": model.validation_,
-        "validation_oof": model.validation_oof_,
-        "final_oof": model.oof_metrics_,
-        "pseudo_label_rounds": model.rounds_,
-        "pseudo_label_rounds_used": model.pseudo_rounds_,
-        "final_models": model.final_models_,
-        "drift": model.drift_.describe(),
-        "fusion_weights": model.weights_,
+        "holdout": v.scores,
+        "validation_oof": v.oof_scores,
+        "pseudo_label_rounds": v.rounds,
+        "pseudo_label_rounds_used": v.pseudo_rounds,
+        "final_models": v.models,
+        "drift": v.drift.describe(),
+        "fusion_weights": v.blend.describe(),
+        "fit_seconds": {"validation": v.seconds, "final": final.seconds},
         "features": model.feature_summary_,
     }
 

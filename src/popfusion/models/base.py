@@ -31,11 +31,15 @@ class Model(ABC):
 
     @abstractmethod
     def fit(self, X: pd.DataFrame, y: np.ndarray, X_val: pd.DataFrame | None = None,
-            y_val: np.ndarray | None = None) -> Model:
-        """Fit on ``X, y``; with validation data, stop early where the model can."""
+            y_val: np.ndarray | None = None, *, unlabelled: pd.DataFrame | None = None,
+            texts: pd.Series | None = None) -> Model:
+        """Fit on ``X, y``; with validation data, stop early where the model can.
+        ``unlabelled``: the rows to predict, for models that pretrain on every row's
+        features (the DAE); ``texts``: each post's text by row index, for models that read
+        text rather than features. Other models ignore both."""
 
     @abstractmethod
-    def predict(self, X: pd.DataFrame) -> np.ndarray: ...
+    def predict(self, X: pd.DataFrame, *, texts: pd.Series | None = None) -> np.ndarray: ...
 
     def feature_importance(self) -> pd.Series | None:
         return None

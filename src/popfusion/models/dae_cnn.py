@@ -8,8 +8,8 @@ noise); its hidden code, seen as a short 1-channel signal, feeds a small 1D-CNN.
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
+from popfusion.features.base import resolve_device
 from popfusion.models.base import Preprocessor
 from popfusion.models.torchfit import NetRegressor, seed_everything, shuffled_batches
 
@@ -18,22 +18,20 @@ class DaeCnn(NetRegressor):
     kind = "dae_cnn"
 
     def __init__(self, code: int = 128, swap: float = 0.15, dae_epochs: int = 15, epochs: int = 30,
-                 batch_size: int = 512, lr: float = 1e-3, seed: int = 0) -> None:
+                 batch_size: int = 512, lr: float = 1e-3, seed: int = 0, device: str = "auto") -> None:
         super().__init__(code=code, swap=swap, dae_epochs=dae_epochs, epochs=epochs,
-                         batch_size=batch_size, lr=lr, seed=seed)
-        self.unlabelled: pd.DataFrame | None = None  # test features, set by the trainer
+                         batch_size=batch_size, lr=lr, seed=seed, device=device)
 
-    def fit(self, X, y, X_val=None, y_val=None) -> DaeCnn:
+    def fit(self, X, y, X_val=None, y_val=None, *, unlabelled=None, texts=None) -> DaeCnn:
         p = self.params
         seed_everything(p["seed"])
         self.prep_ = Preprocessor().fit(X)
-        pool = [part for part in (X, X_val, self.unlabelled) if part is not None]
+        pool = [part for part in (X, X_val, unlabelled) if part is not None]
         everything = np.vstack([self.prep_.transform(part) for part in pool])
         self.encoder_ = self._pretrain(everything)
         head = _cnn_head(p["code"])
         self.net_ = _stack(self.encoder_, head)
         self._train(X, y, X_val, y_val)
-        self.unlabelled = None  # do not keep test data in the saved model
         return self
 
     def _pretrain(self, x: np.ndarray):
@@ -42,8 +40,10 @@ class DaeCnn(NetRegressor):
 
         p = self.params
         width = x.shape[1]
+        device = resolve_device(p["device"])
         encoder = nn.Sequential(nn.Linear(width, 512), nn.SiLU(), nn.Linear(512, p["code"]), nn.SiLU())
         decoder = nn.Sequential(nn.Linear(p["code"], 512), nn.SiLU(), nn.Linear(512, width))
+        encoder, decoder = encoder.to(device), decoder.to(device)
         opt = torch.optim.AdamW([*encoder.parameters(), *decoder.parameters()], lr=p["lr"])
         xt = torch.from_numpy(x)
         gen = torch.Generator().manual_seed(p["seed"])
@@ -52,11 +52,11 @@ class DaeCnn(NetRegressor):
                 clean = xt[idx]
                 swap = torch.rand(clean.shape, generator=gen) < p["swap"]
                 donors = xt[torch.randint(0, len(xt), (len(idx),), generator=gen)]
-                noisy = torch.where(swap, donors, clean)
+                noisy = torch.where(swap, donors, clean).to(device)
                 opt.zero_grad()
-                nn.functional.mse_loss(decoder(encoder(noisy)), clean).backward()
+                nn.functional.mse_loss(decoder(encoder(noisy)), clean.to(device)).backward()
                 opt.step()
-        return encoder
+        return encoder.cpu()
 
 
 def _cnn_head(code: int):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 
 import numpy as np
@@ -16,13 +17,13 @@ class LightGBM(Model):
     def __init__(self, n_estimators: int = 2000, learning_rate: float = 0.03, num_leaves: int = 63,
                  min_child_samples: int = 40, subsample: float = 0.8, colsample_bytree: float = 0.5,
                  objective: str = "regression", early_stopping: int = 100, max_categories: int = 1000,
-                 seed: int = 0) -> None:
+                 seed: int = 0, device: str = "auto") -> None:
         super().__init__(n_estimators=n_estimators, learning_rate=learning_rate, num_leaves=num_leaves,
                          min_child_samples=min_child_samples, subsample=subsample,
                          colsample_bytree=colsample_bytree, objective=objective,
-                         early_stopping=early_stopping, max_categories=max_categories, seed=seed)
+                         early_stopping=early_stopping, max_categories=max_categories, seed=seed, device=device)
 
-    def fit(self, X, y, X_val=None, y_val=None) -> LightGBM:
+    def fit(self, X, y, X_val=None, y_val=None, *, unlabelled=None, texts=None) -> LightGBM:
         import lightgbm as lgb
 
         p = self.params
@@ -30,7 +31,8 @@ class LightGBM(Model):
             n_estimators=p["n_estimators"], learning_rate=p["learning_rate"], num_leaves=p["num_leaves"],
             min_child_samples=p["min_child_samples"], subsample=p["subsample"], subsample_freq=1,
             colsample_bytree=p["colsample_bytree"], objective=p["objective"], random_state=p["seed"],
-            n_jobs=os.cpu_count(), verbose=-1, deterministic=True, force_row_wise=True)
+            n_jobs=os.cpu_count(), verbose=-1, deterministic=True, force_row_wise=True,
+            device_type=_lightgbm_device(p["device"]))
         # high-cardinality codes (user ids) stay numeric: as categoricals they overfit
         self.cats_ = [c for c in categorical_columns(X) if X[c].nunique() <= p["max_categories"]]
         cats = self.cats_
@@ -41,7 +43,7 @@ class LightGBM(Model):
         self.model_.fit(_cats(X, cats), y, **kwargs)
         return self
 
-    def predict(self, X: pd.DataFrame) -> np.ndarray:
+    def predict(self, X: pd.DataFrame, *, texts: pd.Series | None = None) -> np.ndarray:
         return self.model_.predict(_cats(X, self.cats_))
 
     def budget(self) -> dict:
@@ -65,7 +67,7 @@ class CatBoost(Model):
         super().__init__(iterations=iterations, learning_rate=learning_rate, depth=depth, loss=loss,
                          early_stopping=early_stopping, seed=seed, device=device)
 
-    def fit(self, X, y, X_val=None, y_val=None) -> CatBoost:
+    def fit(self, X, y, X_val=None, y_val=None, *, unlabelled=None, texts=None) -> CatBoost:
         from catboost import CatBoostRegressor, Pool
 
         p = self.params
@@ -80,7 +82,7 @@ class CatBoost(Model):
                         early_stopping_rounds=p["early_stopping"] if val is not None else None)
         return self
 
-    def predict(self, X: pd.DataFrame) -> np.ndarray:
+    def predict(self, X: pd.DataFrame, *, texts: pd.Series | None = None) -> np.ndarray:
         return self.model_.predict(_ints(X, categorical_columns(X)))
 
     def budget(self) -> dict:
@@ -99,6 +101,26 @@ def _cats(X: pd.DataFrame, cats: list[str]) -> pd.DataFrame:
 
 def _ints(X: pd.DataFrame, cats: list[str]) -> pd.DataFrame:
     return X.astype({c: "int64" for c in cats}) if cats else X
+
+
+def _lightgbm_device(device: str) -> str:
+    """``auto``: ``cuda`` where a GPU is and this LightGBM build was compiled for CUDA (the
+    PyPI wheel is not; probed once on a tiny fit), else ``cpu``; anything else as given."""
+    if device != "auto":
+        return device
+    return "cuda" if _has_cuda() and _lightgbm_has_cuda() else "cpu"
+
+
+@functools.cache
+def _lightgbm_has_cuda() -> bool:
+    import lightgbm as lgb
+
+    rng = np.random.default_rng(0)
+    try:
+        lgb.train({"device_type": "cuda", "verbose": -1}, lgb.Dataset(rng.random((64, 2)), rng.random(64)), 1)
+    except lgb.basic.LightGBMError:
+        return False
+    return True
 
 
 def _has_cuda() -> bool:

@@ -10,11 +10,11 @@ class MLP(NetRegressor):
     kind = "mlp"
 
     def __init__(self, hidden: tuple[int, ...] = (256, 128), dropout: float = 0.1, epochs: int = 30,
-                 batch_size: int = 512, lr: float = 1e-3, seed: int = 0) -> None:
+                 batch_size: int = 512, lr: float = 1e-3, seed: int = 0, device: str = "auto") -> None:
         super().__init__(hidden=list(hidden), dropout=dropout, epochs=epochs, batch_size=batch_size,
-                         lr=lr, seed=seed)
+                         lr=lr, seed=seed, device=device)
 
-    def fit(self, X, y, X_val=None, y_val=None) -> MLP:
+    def fit(self, X, y, X_val=None, y_val=None, *, unlabelled=None, texts=None) -> MLP:
         from torch import nn
 
         p = self.params

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import numpy as np
 import pandas as pd
 
+from popfusion.features.base import resolve_device
 from popfusion.models.base import Model, Preprocessor
 from popfusion.training.target import LabelTransform
 
@@ -19,11 +20,11 @@ class TabNet(Model):
     kind = "tabnet"
 
     def __init__(self, width: int = 16, steps: int = 3, pretrain_epochs: int = 10, epochs: int = 40,
-                 batch_size: int = 1024, patience: int = 8, seed: int = 0) -> None:
+                 batch_size: int = 1024, patience: int = 8, seed: int = 0, device: str = "auto") -> None:
         super().__init__(width=width, steps=steps, pretrain_epochs=pretrain_epochs, epochs=epochs,
-                         batch_size=batch_size, patience=patience, seed=seed)
+                         batch_size=batch_size, patience=patience, seed=seed, device=device)
 
-    def fit(self, X, y, X_val=None, y_val=None) -> TabNet:
+    def fit(self, X, y, X_val=None, y_val=None, *, unlabelled=None, texts=None) -> TabNet:
         from pytorch_tabnet.pretraining import TabNetPretrainer
         from pytorch_tabnet.tab_model import TabNetRegressor
 
@@ -35,7 +36,7 @@ class TabNet(Model):
         order = np.random.default_rng(p["seed"]).permutation(len(x))
         half, rest = order[: len(x) // 2], order[len(x) // 2 :]
         common = {"n_d": p["width"], "n_a": p["width"], "n_steps": p["steps"], "seed": p["seed"],
-                  "verbose": 0, "device_name": "auto"}
+                  "verbose": 0, "device_name": resolve_device(p["device"])}
         batch = min(p["batch_size"], max(32, len(half) // 4))
         evals = {}
         if X_val is not None:
@@ -54,7 +55,7 @@ class TabNet(Model):
         stopped = getattr(self.model_, "best_epoch", None)  # set only with an eval set
         return {"epochs": stopped + 1} if stopped is not None else {}
 
-    def predict(self, X: pd.DataFrame) -> np.ndarray:
+    def predict(self, X: pd.DataFrame, *, texts: pd.Series | None = None) -> np.ndarray:
         return self.target_.inverse(self.model_.predict(self.prep_.transform(X)).ravel().astype(np.float64))
 
     def feature_importance(self) -> pd.Series:

@@ -1,8 +1,8 @@
 """A transformer fine-tuned to predict popularity from title + tags (any Hugging Face
 encoder by hub name or local folder, e.g. RoBERTa or BERTweet as in the seeds).
 
-It reads text, not the feature frame: the trainer hands it each post's text in ``texts``
-(indexed like the posts) before fitting and predicting.
+It reads text, not the feature frame: ``fit`` and ``predict`` take each post's text in
+``texts``, indexed like the posts, and read the texts of ``X``'s rows.
 """
 
 from __future__ import annotations
@@ -24,14 +24,14 @@ class TextRegressor(Model):
                  lr: float = 3e-5, seed: int = 0, device: str = "auto") -> None:
         super().__init__(model=model, max_length=max_length, epochs=epochs, batch_size=batch_size,
                          lr=lr, seed=seed, device=device)
-        self.texts: pd.Series | None = None
 
-    def _texts(self, X: pd.DataFrame) -> list[str]:
-        if self.texts is None:
-            raise ValueError("the text regressor needs the posts' texts (set .texts)")
-        return self.texts.reindex(X.index).fillna("").astype(str).tolist()
+    @staticmethod
+    def _texts(X: pd.DataFrame, texts: pd.Series | None) -> list[str]:
+        if texts is None:
+            raise ValueError("the text regressor needs the posts' texts (texts=...)")
+        return texts.reindex(X.index).fillna("").astype(str).tolist()
 
-    def fit(self, X, y, X_val=None, y_val=None) -> TextRegressor:
+    def fit(self, X, y, X_val=None, y_val=None, *, unlabelled=None, texts=None) -> TextRegressor:
         import torch
         from transformers import AutoModel, AutoTokenizer
 
@@ -49,7 +49,7 @@ class TextRegressor(Model):
         self.net_ = _Regressor(encoder).to(self.device_)
         self.scale_ = (float(np.mean(y)), float(np.std(y) or 1.0))
         target = torch.tensor((np.asarray(y) - self.scale_[0]) / self.scale_[1], dtype=torch.float32)
-        texts = self._texts(X)
+        texts = self._texts(X, texts)
         opt = torch.optim.AdamW(self.net_.parameters(), lr=p["lr"])
         gen = torch.Generator().manual_seed(p["seed"])
         for _ in range(p["epochs"]):
@@ -60,7 +60,6 @@ class TextRegressor(Model):
                 loss = torch.nn.functional.huber_loss(self.net_(**batch), target[idx].to(self.device_))
                 loss.backward()
                 opt.step()
-        self.texts = None
         return self
 
     def __getstate__(self) -> dict:
@@ -87,10 +86,10 @@ class TextRegressor(Model):
         return self.tokenizer_(texts, padding=True, truncation=True, max_length=self.params["max_length"],
                                return_tensors="pt").to(self.device_)
 
-    def predict(self, X: pd.DataFrame) -> np.ndarray:
+    def predict(self, X: pd.DataFrame, *, texts: pd.Series | None = None) -> np.ndarray:
         import torch
 
-        texts = self._texts(X)
+        texts = self._texts(X, texts)
         self.net_.eval()
         out = []
         with torch.inference_mode():

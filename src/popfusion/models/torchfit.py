@@ -9,6 +9,7 @@ import copy
 import numpy as np
 import pandas as pd
 
+from popfusion.features.base import resolve_device
 from popfusion.models.base import Model
 from popfusion.training.target import LabelTransform
 
@@ -34,12 +35,16 @@ def shuffled_batches(n: int, batch_size: int, gen) -> list:
 
 def train_regressor(module, x: np.ndarray, y: np.ndarray, x_val: np.ndarray | None = None,
                     y_val: np.ndarray | None = None, epochs: int = 30, batch_size: int = 512,
-                    lr: float = 1e-3, weight_decay: float = 1e-5, patience: int = 5, seed: int = 0):
-    """Fit ``module`` (inputs -> one output per row) to its best weights; returns how many
-    epochs those took (all of them without validation data)."""
+                    lr: float = 1e-3, weight_decay: float = 1e-5, patience: int = 5, seed: int = 0,
+                    device: str = "cpu"):
+    """Fit ``module`` (inputs -> one output per row) to its best weights on ``device``,
+    mini-batches moved there one at a time; returns how many epochs those took (all of
+    them without validation data). The module ends on the CPU, so a saved model loads on
+    a machine without the GPU it was trained on."""
     import torch
 
     seed_everything(seed)
+    module.to(device)
     opt = torch.optim.AdamW(module.parameters(), lr=lr, weight_decay=weight_decay)
     loss_fn = torch.nn.HuberLoss(delta=1.0)
     xt, yt = torch.from_numpy(np.ascontiguousarray(x, np.float32)), torch.from_numpy(np.asarray(y, np.float32))
@@ -49,11 +54,12 @@ def train_regressor(module, x: np.ndarray, y: np.ndarray, x_val: np.ndarray | No
         module.train()
         for idx in shuffled_batches(len(xt), batch_size, gen):
             opt.zero_grad()
-            loss_fn(module(xt[idx]).squeeze(-1), yt[idx]).backward()
+            loss_fn(module(xt[idx].to(device)).squeeze(-1), yt[idx].to(device)).backward()
             opt.step()
         if x_val is None:
             continue
-        val_loss = float(loss_fn(predict(module, x_val), torch.from_numpy(np.asarray(y_val, np.float32))))
+        val = predict(module, x_val, device=device)
+        val_loss = float(loss_fn(val, torch.from_numpy(np.asarray(y_val, np.float32))))
         if val_loss < best_loss - 1e-5:
             best, best_loss, best_epochs, waited = copy.deepcopy(module.state_dict()), val_loss, epoch, 0
         else:
@@ -62,17 +68,18 @@ def train_regressor(module, x: np.ndarray, y: np.ndarray, x_val: np.ndarray | No
                 break
     if x_val is not None:
         module.load_state_dict(best)
-    module.eval()
+    module.to("cpu").eval()
     return best_epochs
 
 
-def predict(module, x: np.ndarray, batch_size: int = 4096):
+def predict(module, x: np.ndarray, batch_size: int = 4096, device: str = "cpu"):
+    """The module's outputs for ``x``, computed on ``device``, returned on the CPU."""
     import torch
 
     module.eval()
     with torch.inference_mode():
         xt = torch.from_numpy(np.ascontiguousarray(x, np.float32))
-        return torch.cat([module(b).squeeze(-1) for b in xt.split(batch_size)])
+        return torch.cat([module(b.to(device)).squeeze(-1).cpu() for b in xt.split(batch_size)])
 
 
 class NetRegressor(Model):
@@ -87,10 +94,10 @@ class NetRegressor(Model):
         y_val = None if y_val is None else self.target_.transform(y_val)
         self.epochs_ = train_regressor(self.net_, self.prep_.transform(X), self.target_.transform(y), x_val,
                                        y_val, epochs=p["epochs"], batch_size=p["batch_size"], lr=p["lr"],
-                                       seed=p["seed"])
+                                       seed=p["seed"], device=resolve_device(p["device"]))
 
     def budget(self) -> dict:
         return {"epochs": self.epochs_}
 
-    def predict(self, X: pd.DataFrame) -> np.ndarray:
+    def predict(self, X: pd.DataFrame, *, texts: pd.Series | None = None) -> np.ndarray:
         return self.target_.inverse(predict(self.net_, self.prep_.transform(X)).numpy().astype(np.float64))
