@@ -15,6 +15,7 @@ label and predicts the test posts. Fitted state lives in attributes ending in ``
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 
 import numpy as np
@@ -63,21 +64,29 @@ class PopFusion:
                               label=posts["label"].where(~holdout))
         is_test = (posts["split"] == "test").to_numpy()
         trainer = Trainer(self.recipe, self.checkpoints)
+        clock = _Clock()
         stage, _ = self._stage(hidden, is_test, fitted=False)
+        clock.lap("validation features")
         self.validation_ = trainer.validate(stage, _holdout(posts, holdout))
+        clock.lap("validation models")
         del stage, hidden  # at full SMPD scale each stage's frame is gigabytes
         log.info("final stage: %d training posts, %d pseudo-label round(s), models %s", labelled.sum(),
                  self.validation_.pseudo_rounds, ", ".join(self.validation_.models))
         stage, self.blocks_ = self._stage(posts, is_test, fitted=True)
+        clock.lap("final features")
         test_rows = stage.X_test.index
         self.final_ = trainer.finish(stage, self.validation_, utc_seconds(posts.loc[test_rows, "posted_at"]))
+        clock.lap("final models")
+        self.stage_seconds_ = clock.laps
         self.test_predictions_ = self.final_.test.assign(post_id=posts.loc[test_rows, "post_id"].to_numpy())
         self.n_posts_ = len(posts)
         return self
 
     def _stage(self, posts: pd.DataFrame, pseudo_ok: np.ndarray,
                fitted: bool) -> tuple[Stage, list[FeatureBlock]]:
-        """One stage's features, split into labelled rows in time order and the rest."""
+        """One stage's features, split into labelled rows in time order and the rest; the
+        blocks' summaries (columns, seconds, cache hits) of the latest stage in
+        ``feature_summary_``."""
         blocks = applicable(posts, [make_block(b.block, b.params) for b in self.recipe.features])
         frame, results = build_features(posts, blocks, self.cache_dir, fitted)
         self.feature_summary_ = [vars(r) for r in results]
@@ -122,6 +131,19 @@ class PopFusion:
                              f"{FORMAT}. Rerun `popfusion run` on its data: the feature cache and the "
                              "finished models' checkpoints are reused")
         return model
+
+
+class _Clock:
+    """Seconds between laps, by name: where a run's time went."""
+
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self.last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = now - self.last
+        self.last = now
 
 
 def _holdout(posts: pd.DataFrame, holdout: np.ndarray) -> HoldOut:

@@ -133,6 +133,7 @@ def run_metrics(model: PopFusion) -> dict:
         "final_models": v.models,
         "drift": v.drift.describe(),
         "fusion_weights": v.blend.describe(),
+        "stage_seconds": model.stage_seconds_,
         "fit_seconds": {"validation": v.seconds, "final": final.seconds},
         "features": model.feature_summary_,
     }
