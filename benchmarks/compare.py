@@ -188,7 +188,9 @@ def run_popfusion(preset: str, data: Path, new: Path, work: Path,
     predict_seconds = time.perf_counter() - start
     test = pd.read_parquet(run_dir / "test_predictions.parquet")
     pred = test[["post_id", "final_drift"]].rename(columns={"final_drift": "prediction"})
-    return pred, {**fit, "predict_seconds": predict_seconds}
+    metrics_doc = json.loads((run_dir / "metrics.json").read_text())
+    profile = {k: metrics_doc[k] for k in ("stage_seconds", "fit_seconds", "features") if k in metrics_doc}
+    return pred, {**fit, "predict_seconds": predict_seconds, "profile": profile}
 
 
 def ensure_autogluon(venv: Path) -> Path:
@@ -366,6 +368,26 @@ def targets(result: dict) -> list[str]:
     return out
 
 
+def profile(system: dict) -> str | None:
+    """Where a popfusion run's time went: each stage, its slowest blocks, each model."""
+    p = system.get("profile")
+    if not p or "stage_seconds" not in p:
+        return None
+    parts = []
+    for stage, seconds in p["stage_seconds"].items():
+        where, kind = stage.split()
+        if kind == "features":
+            blocks = sorted(p["features"].get(where, []), key=lambda b: -b["seconds"])[:4]
+            detail = ", ".join(f"{b['name']} {b['seconds']:.0f}" for b in blocks)
+        else:
+            fits = sorted(p["fit_seconds"][where].items(), key=lambda kv: -kv[1])
+            detail = ", ".join(f"{m} {t:.0f}" for m, t in fits)
+        parts.append(f"{stage} {seconds:.0f} s ({detail})")
+    rest = system["wall_seconds"] - sum(p["stage_seconds"].values())
+    return (f"{system['name']}, where the time went: {'; '.join(parts)}; reading, start and run folder "
+            f"{rest:.0f} s")
+
+
 def growth(results: list[dict]) -> list[str]:
     """How training cost grows between sizes, against n log n."""
     out = []
@@ -432,6 +454,7 @@ def write_report(results: list[dict]) -> None:
                   f"**{r['oracle_src']:.4f}**. Reproduce: {'; '.join(reproduce(r))}.", "", table(r), ""]
         parts += [f"- {line}" for line in targets(r)]
         parts += [f"- {v['name']}: {v['note']}" for v in r["systems"].values() if v.get("note")]
+        parts += [f"- {line}" for line in map(profile, r["systems"].values()) if line]
         if any(v.get("memory") != "pss" for v in r["systems"].values()):
             parts.append("- \\* peak memory as a sum of RSS over the process tree, measured before the "
                          "benchmark summed PSS: it counts pages that forked workers share with their parent "

@@ -11,6 +11,7 @@ import pytest
 from conftest import write_smpd
 from typer.testing import CliRunner
 
+from popfusion import __version__
 from popfusion.cli import app
 
 runner = CliRunner()
@@ -29,6 +30,33 @@ def test_synth_validate_describe(tmp_path: Path) -> None:
     summary = json.loads(result.stdout[: result.stdout.rindex("}") + 1])
     assert summary["rows_by_split"] == {"train": 200, "test": 100}
     assert png.is_file()
+
+
+def test_results_go_to_stdout_logs_to_stderr_with_documented_exit_codes(tmp_path: Path) -> None:
+    """stdout holds only a command's result (JSON with --json), so it pipes; log lines go
+    to stderr, plain and unwrapped when it is not a terminal, and -q silences them; exit
+    codes: 0 done, 1 the work failed, 2 a usage error."""
+    version = runner.invoke(app, ["--version"])
+    assert version.exit_code == 0 and version.stdout == f"popfusion {__version__}\n" and version.stderr == ""
+    out = tmp_path / "smpd"
+    synth = runner.invoke(app, ["data", "synth", "--posts", "300", "--out", str(out), "--no-images"])
+    assert synth.exit_code == 0
+    result = runner.invoke(app, ["data", "validate", str(out), "--json", "-q"])
+    doc = json.loads(result.stdout)
+    assert result.exit_code == 0 and result.stderr == ""
+    assert doc["posts"] == 300 and doc["splits"] == {"train": 200, "test": 100} and doc["trainable"]
+    recipe = tmp_path / "meta.yaml"
+    meta = {"block": "meta", "params": {"language": False}}
+    recipe.write_text(json.dumps({"name": "meta", "features": [meta]}))
+    args = ["features", "build", str(recipe), "--data", str(out), "--cache", str(tmp_path / "cache"), "--json"]
+    built = runner.invoke(app, args)
+    assert built.exit_code == 0, built.output
+    assert json.loads(built.stdout)["blocks"][0]["block"].startswith("Metadata")
+    long_line = next(line for line in built.stderr.splitlines() if "feature block Metadata" in line)
+    assert len(long_line) > 80 and " INFO " in long_line  # one unwrapped, timestamped line
+    assert runner.invoke(app, [*args, "--quiet"]).stderr == ""
+    assert runner.invoke(app, ["data", "validate", str(out), "--no-such-option"]).exit_code == 2
+    assert runner.invoke(app, ["data", "validate", str(tmp_path / "missing.csv")]).exit_code == 1
 
 
 def test_sample_goes_to_the_cache(tmp_path: Path, monkeypatch) -> None:
@@ -110,3 +138,27 @@ def test_recipes_list_show_and_check(tmp_path: Path) -> None:
     bad = runner.invoke(app, ["recipes", "check", str(good)])
     assert bad.exit_code == 1 and "did you mean 'lightgbm'" in bad.output
     assert runner.invoke(app, ["recipes", "show", "nope"]).exit_code == 2
+
+
+def test_progress_rates_and_time_left_are_averages_over_the_task() -> None:
+    """Two models a minute read as 2.0/min with the right time left, however close
+    together the last two steps ended."""
+    from rich.progress import Progress
+
+    from popfusion.progress import EtaColumn, RateColumn
+
+    now = [0.0]
+    progress = Progress(get_time=lambda: now[0], disable=True)
+    task_id = progress.add_task("models", total=10)
+    for t in (30.0, 59.0, 60.0, 90.0, 119.9, 120.0):  # bursts, four steps in two minutes
+        now[0] = t
+        if t in (60.0, 120.0, 59.0, 119.9):
+            progress.advance(task_id)
+    task = progress.tasks[0]
+    assert str(RateColumn().render(task)) == "2.0/min"
+    assert str(EtaColumn().render(task)) == "0:03:00 left"
+    fast = progress.add_task("images", total=100)
+    progress.advance(fast, 25)
+    now[0] += 10
+    assert str(RateColumn().render(progress.tasks[1])) == "2.5/s"
+    assert str(RateColumn().render(progress.tasks[0])) == "1.8/min"  # the idle task's average falls

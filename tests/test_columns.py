@@ -177,7 +177,7 @@ def test_image_blocks_and_models_are_left_out_on_posts_without_images(tmp_path: 
                    {"name": "lgb_image", "model": "lightgbm", "features": ["image"]}],
         "validation": {"holdout": 0.25, "folds": 2}, "bootstrap": 0})
     model = PopFusion(recipe, cache_dir=tmp_path / "cache").fit(_posts(n=400))
-    assert [b["name"] for b in model.feature_summary_] == ["meta", "columns"]
+    assert [b["name"] for b in model.feature_summary_["final"]] == ["meta", "columns"]
     assert model.validation_.models == ["lgb_all"] and "lgb_image" not in model.validation_.scores
 
 

@@ -265,14 +265,3 @@ def test_crawled_totals_reach_the_features_and_describe_shows_the_lag(tmp_path: 
     assert "meta_log_total_views" not in Metadata(language=False).fit_transform(posts)
     lag = describe(posts)["crawled"]
     assert lag["posts_with_totals"] == 0.75 and lag["days_after_post_median"] > 3000  # crawled years later
-
-
-def test_progress_bars_show_the_rate() -> None:
-    from types import SimpleNamespace
-
-    from popfusion.progress import RateColumn
-
-    column = RateColumn()
-    assert column.render(SimpleNamespace(finished_speed=None, speed=2.5)).plain == "2.5/s"
-    assert column.render(SimpleNamespace(finished_speed=None, speed=0.5)).plain == "30.0/min"
-    assert column.render(SimpleNamespace(finished_speed=None, speed=None)).plain == ""

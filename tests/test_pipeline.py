@@ -86,7 +86,7 @@ def test_a_label_free_block_is_built_once_across_stages(tmp_path: Path) -> None:
         "models": [{"name": "ridge", "model": "ridge"}], "validation": {"holdout": 0.25, "folds": 2},
         "bootstrap": 0})
     model = PopFusion(recipe, cache_dir=tmp_path / "cache").fit(posts)
-    final = {b["name"]: b["cached"] for b in model.feature_summary_}
+    final = {b["name"]: b["cached"] for b in model.feature_summary_["final"]}
     assert final == {"meta": True, "user": False, "text": True}
 
 

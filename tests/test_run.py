@@ -62,8 +62,12 @@ def test_run_writes_every_artifact_and_predict_and_evaluate_work(tiny: Path, tmp
     recipe = tmp_path / "tiny.yaml"
     recipe.write_text(json.dumps(RECIPE))
     out = tmp_path / "run"
-    result = CliRunner().invoke(app, ["run", str(recipe), "--data", str(tiny), "--out", str(out)])
+    args = ["run", str(recipe), "--data", str(tiny), "--out", str(out), "--json", "-q"]
+    result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
+    said = json.loads(result.stdout)
+    assert said["run_folder"] == str(out) and set(said["stage_seconds"]) == {
+        "validation features", "validation models", "final features", "final models"}
     for name in ARTIFACTS:
         assert (out / name).is_file(), name
     assert any((out / "checkpoints").rglob("*.pkl"))
@@ -74,7 +78,12 @@ def test_run_writes_every_artifact_and_predict_and_evaluate_work(tiny: Path, tmp
     assert m["pseudo_label_rounds_used"] == int(np.argmax([r["src"] for r in m["pseudo_label_rounds"]]))
     sub = json.loads((out / "submission.json").read_text())
     assert len(sub["result"]) == 200 and sub["result"][0]["post_id"].startswith("post")
-    assert "<img src='data:image/png;base64," in (out / "report.html").read_text()
+    report = (out / "report.html").read_text()
+    for section in ("run", "leaderboard", "decisions", "holdout", "test-period", "importance", "weights"):
+        assert f'<section id="{section}">' in report, section
+    assert report.count('src="data:image/png;base64,') >= 4 and "{{" not in report
+    assert "<tr><th>seed</th><td>0</td></tr>" in report and f"<td>{tiny}</td>" in report
+    assert "<td>user history</td>" in report  # the top features' table: human names and families
 
     new = tmp_path / "new.csv"
     load(tiny, vectors=False).query("split == 'test'").head(30)[["post_id", "user_id", "posted_at", "title"]] \
@@ -83,6 +92,14 @@ def test_run_writes_every_artifact_and_predict_and_evaluate_work(tiny: Path, tmp
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     assert len(pd.read_csv(tmp_path / "p.csv")) == 30
+    trained = tmp_path / "trained.csv"
+    load(tiny, vectors=False).query("split == 'train'").head(5)[["post_id", "user_id", "posted_at", "title"]] \
+        .to_csv(trained, index=False)
+    args = ["predict", str(out), "--data", str(trained), "--out", str(tmp_path / "t.csv")]
+    refused = CliRunner().invoke(app, args)
+    assert refused.exit_code == 1 and "5 of 5 posts were in the run's training data" in _said(refused)
+    allowed = CliRunner().invoke(app, [*args, "--allow-train", "--json"])
+    assert allowed.exit_code == 0 and json.loads(allowed.stdout)["in_training"] == 5
     args = ["predict", str(out), "--data", str(new), "--out", str(tmp_path / "p.txt")]
     refused = CliRunner().invoke(app, args)
     assert refused.exit_code == 2 and "give a .parquet, .csv or .json" in _said(refused)
@@ -308,7 +325,7 @@ def test_a_run_folder_is_complete_or_refused(tiny: Path, tmp_path: Path, monkeyp
 
     monkeypatch.undo()
     assert CliRunner().invoke(app, ["run", str(recipe), "--data", str(tiny), "--out", str(out)]).exit_code == 0
-    assert CliRunner().invoke(app, ["predict", str(out), "--data", str(new)]).exit_code == 0
+    assert CliRunner().invoke(app, ["predict", str(out), "--data", str(new), "--allow-train"]).exit_code == 0
     save_pickle(PopFusion(Recipe.model_validate(RECIPE)), out / "model.pkl")  # swapped in afterwards
     result = CliRunner().invoke(app, ["predict", str(out), "--data", str(new)])
     assert result.exit_code == 1 and "not the model its run wrote" in _said(result)
@@ -317,3 +334,42 @@ def test_a_run_folder_is_complete_or_refused(tiny: Path, tmp_path: Path, monkeyp
     args = ["run", str(recipe), "--data", str(tiny), "--out", str(tmp_path / "afile")]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 2 and "is a file" in _said(result)
+
+
+def test_a_post_gets_the_same_score_alone_and_in_a_batch(posts: pd.DataFrame, tmp_path: Path) -> None:
+    """Every product a score goes through runs on fixed-size blocks of rows, so a post's
+    score is the same to the last bit whatever it is scored with. (Not yet the neural text
+    and image encoders' embeddings: their packages batch on their own.)"""
+    models = [*RECIPE["models"], {"name": "mlp_user", "model": "mlp", "features": ["meta", "user"],
+                                  "params": {"epochs": 3}}]
+    recipe = {**RECIPE, "models": models, "fusion": {"prune": False}, "pseudo": {"rounds": 0}}
+    model = PopFusion(Recipe.model_validate(recipe), cache_dir=tmp_path / "cache").fit(posts)
+    new = posts[posts["split"] == "test"].head(50)
+    together = model.final_.predict(model.features(new), utc_seconds(new["posted_at"]))
+    alone = pd.concat([model.final_.predict(model.features(one), utc_seconds(one["posted_at"]))
+                       for one in (new.iloc[[i]] for i in range(len(new)))])
+    pd.testing.assert_frame_equal(alone, together, check_exact=True)
+
+
+def test_the_api_speaks_scikit_learn_and_has_a_leaderboard(tiny: Path, posts: pd.DataFrame,
+                                                          tmp_path: Path) -> None:
+    from sklearn.base import clone
+
+    model = PopFusion(Recipe.model_validate(RECIPE), cache_dir=tmp_path / "cache")
+    assert repr(model) == "PopFusion(recipe='tiny', unfitted)"
+    twin = clone(model)
+    assert twin.get_params()["recipe"] == model.recipe and twin.get_params()["cache_dir"] == tmp_path / "cache"
+    assert twin.set_params(checkpoints=tmp_path / "ck").checkpoints == tmp_path / "ck"
+    model.fit(posts)
+    assert repr(model).startswith("PopFusion(recipe='tiny', 600 posts, models ")
+    board = model.leaderboard()
+    v = model.validation_
+    assert set(board["model"]) == set(v.scores) and board["holdout_src"].is_monotonic_decreasing
+    weights = board.set_index("model")["blend_weight"]
+    assert weights[v.models].sum() == pytest.approx(1.0)
+    assert board.set_index("model").loc[v.models, "final_fit"].all()
+    truth = pd.read_parquet(tiny / "truth.parquet")[["post_id", "label"]]
+    test = posts[posts["split"] == "test"].drop(columns="label").merge(truth, on="post_id")
+    scores = model.evaluate(test)
+    assert set(scores) == {"src", "mae", "pearson", "rmse"} and scores["src"]["low"] > 0.3
+    assert model.fit_summary()["models_fitted_on_every_label"] == v.models

@@ -20,7 +20,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator
 
+from popfusion import metrics
 from popfusion.atomic import load_pickle, save_pickle
 from popfusion.data.schema import check_trainable
 from popfusion.data.synthetic import cache_dir as default_cache
@@ -36,14 +38,29 @@ log = logging.getLogger(__name__)
 FORMAT = 3  # of a saved PopFusion; bump it when a change would break predicting with an older one
 
 
-class PopFusion:
+class PopFusion(BaseEstimator):
+    """The whole system as one scikit-learn style estimator: parameters in ``__init__``
+    (kept as given, so ``get_params``, ``set_params`` and ``sklearn.base.clone`` work),
+    fitted state in attributes ending in ``_``."""
+
     def __init__(self, recipe: Recipe, cache_dir: str | Path | None = None,
                  checkpoints: str | Path | None = None) -> None:
         if not recipe.models:
             raise ValueError(f"recipe {recipe.name} names no models")
         self.recipe = check(recipe)
-        self.cache_dir = Path(cache_dir or recipe.cache_dir or default_cache() / "features")
-        self.checkpoints = Path(checkpoints) if checkpoints is not None else None
+        self.cache_dir = cache_dir
+        self.checkpoints = checkpoints
+
+    def __repr__(self) -> str:
+        if not hasattr(self, "final_"):
+            return f"PopFusion(recipe={self.recipe.name!r}, unfitted)"
+        final = self.validation_.scores["final_drift"]
+        return (f"PopFusion(recipe={self.recipe.name!r}, {self.n_posts_:,} posts, models "
+                f"{', '.join(self.validation_.models)}, hold-out SRC {final['src']['value']:.4f} "
+                f"MAE {final['mae']['value']:.4f})")
+
+    def _cache(self) -> Path:
+        return Path(self.cache_dir or self.recipe.cache_dir or default_cache() / "features")
 
     @classmethod
     def from_recipe(cls, name_or_path: str | Path, **kwargs) -> PopFusion:
@@ -63,8 +80,10 @@ class PopFusion:
         hidden = posts.assign(split=np.where(holdout, "test", posts["split"]),
                               label=posts["label"].where(~holdout))
         is_test = (posts["split"] == "test").to_numpy()
-        trainer = Trainer(self.recipe, self.checkpoints)
+        checkpoints = Path(self.checkpoints) if self.checkpoints is not None else None
+        trainer = Trainer(self.recipe, checkpoints)
         clock = _Clock()
+        self.feature_summary_: dict[str, list[dict]] = {}
         stage, _ = self._stage(hidden, is_test, fitted=False)
         clock.lap("validation features")
         self.validation_ = trainer.validate(stage, _holdout(posts, holdout))
@@ -78,18 +97,20 @@ class PopFusion:
         self.final_ = trainer.finish(stage, self.validation_, utc_seconds(posts.loc[test_rows, "posted_at"]))
         clock.lap("final models")
         self.stage_seconds_ = clock.laps
-        self.test_predictions_ = self.final_.test.assign(post_id=posts.loc[test_rows, "post_id"].to_numpy())
+        self.test_predictions_ = self.final_.test.assign(post_id=posts.loc[test_rows, "post_id"].to_numpy(),
+                                                         posted_at=posts.loc[test_rows, "posted_at"].to_numpy())
+        known = ["post_id", "user_id", "posted_at", "label"]
+        self.train_labels_ = posts.loc[labelled, known].reset_index(drop=True)
         self.n_posts_ = len(posts)
         return self
 
     def _stage(self, posts: pd.DataFrame, pseudo_ok: np.ndarray,
                fitted: bool) -> tuple[Stage, list[FeatureBlock]]:
         """One stage's features, split into labelled rows in time order and the rest; the
-        blocks' summaries (columns, seconds, cache hits) of the latest stage in
-        ``feature_summary_``."""
+        blocks' summaries (columns, seconds, cache hits) by stage in ``feature_summary_``."""
         blocks = applicable(posts, [make_block(b.block, b.params) for b in self.recipe.features])
-        frame, results = build_features(posts, blocks, self.cache_dir, fitted)
-        self.feature_summary_ = [vars(r) for r in results]
+        frame, results = build_features(posts, blocks, self._cache(), fitted)
+        self.feature_summary_["final" if fitted else "validation"] = [vars(r) for r in results]
         self.columns_ = list(frame.columns)
         train = labelled_mask(posts)
         order = np.flatnonzero(train)[np.argsort(utc_seconds(posts.loc[train, "posted_at"]), kind="stable")]
@@ -108,11 +129,68 @@ class PopFusion:
         preds = self.final_.predict(self.features(posts), utc_seconds(posts["posted_at"]), _texts(posts))
         return preds["final_drift"].rename("popularity_score")
 
+    def screen(self, posts: pd.DataFrame) -> dict[str, int]:
+        """What new posts look like next to the training data: how many were among the
+        labelled training posts (the same post id, user and time: their scores would be
+        in-sample, not predictions), how many come from users the training data never saw
+        (no history to go on), and how many lack each optional field."""
+        known = set(_post_keys(self.train_labels_))
+        known_users = set(self.train_labels_["user_id"].astype(str))
+        counts = {"posts": len(posts), "in_training": sum(key in known for key in _post_keys(posts)),
+                  "unknown_users": int((~posts["user_id"].astype(str).isin(known_users)).sum())}
+        for column in ("title", "tags", "category", "latitude", "image_path"):
+            if column in posts:
+                empty = posts[column].isna() | (posts[column].astype(str).str.strip() == "")
+                counts[f"missing_{column}"] = int(empty.sum())
+        return counts
+
     def features(self, posts: pd.DataFrame) -> pd.DataFrame:
         """The feature frame the models see for new posts (their labels unread)."""
         new = posts.assign(split="test", label=np.nan)
         X = pd.concat([block.transform(new) for block in self.blocks_], axis=1)
         return X.reindex(columns=self.columns_)  # a column the new data cannot give stays missing
+
+    # -- looking inside ------------------------------------------------------------------------
+
+    def leaderboard(self) -> pd.DataFrame:
+        """Every model and tier, best hold-out SRC first: hold-out and out-of-fold scores
+        (the hold-out's labels were never read by a feature or model of the validation
+        stage; out-of-fold is on the training rows), fit seconds in each stage, and each
+        model's share of the final blend (through its tier-2 blend)."""
+        v, weights = self.validation_, self.validation_.blend.describe()
+        share = {m: w * weights["final"].get(tier, 0.0) for tier, members in weights.items() if tier != "final"
+                 for m, w in members.items()}
+        rows = []
+        for name, s in v.scores.items():
+            oof = v.oof_scores.get(name, {})
+            rows.append({"model": name, "holdout_src": s["src"]["value"], "holdout_mae": s["mae"]["value"],
+                         "oof_src": oof.get("src"), "oof_mae": oof.get("mae"),
+                         "fit_seconds_validation": v.seconds.get(name),
+                         "fit_seconds_final": self.final_.seconds.get(name),
+                         "blend_weight": share.get(name, weights["final"].get(name)),
+                         "final_fit": name in v.models})
+        return pd.DataFrame(rows).sort_values("holdout_src", ascending=False, ignore_index=True)
+
+    def evaluate(self, posts: pd.DataFrame) -> dict[str, dict[str, float]]:
+        """SRC, MAE, Pearson and RMSE of the predictions for labelled ``posts``, with 95%
+        bootstrap intervals; unlabelled posts are left out (say how many in the log)."""
+        labelled = posts["label"].notna().to_numpy()
+        if not labelled.any():
+            raise ValueError("evaluate needs posts with labels; none of these has one")
+        if not labelled.all():
+            log.info("evaluate: %d of %d posts have no label and are not scored", (~labelled).sum(), len(posts))
+        pred = self.predict(posts[labelled])
+        return metrics.bootstrap(posts.loc[labelled, "label"].to_numpy(float), pred.to_numpy(),
+                                 n=self.recipe.bootstrap or 200, seed=self.recipe.seed)
+
+    def fit_summary(self) -> dict:
+        """What the fit did, in plain values: data, seconds per stage, the decisions the
+        hold-out made and the scores it gave."""
+        v = self.validation_
+        return {"recipe": self.recipe.name, "posts": self.n_posts_, "stage_seconds": self.stage_seconds_,
+                "models_fitted_on_every_label": v.models, "pseudo_label_rounds": v.pseudo_rounds,
+                "drift": v.drift.explain(), "blend": v.blend.describe(),
+                "holdout": {k: s["src"]["value"] for k, s in v.scores.items()}}
 
     # -- persistence --------------------------------------------------------------------------
 
@@ -151,6 +229,12 @@ def _holdout(posts: pd.DataFrame, holdout: np.ndarray) -> HoldOut:
     info = ["post_id", "posted_at", *(["category"] if "category" in posts else [])]
     return HoldOut(posts.index[rows], posts["label"].to_numpy(float)[rows],
                    utc_seconds(posts["posted_at"].iloc[rows]) / DAY, posts.iloc[rows][info])
+
+
+def _post_keys(posts: pd.DataFrame):
+    """A post's identity: its id, its user and its time (ids alone can repeat across data sets)."""
+    return zip(posts["post_id"].astype(str), posts["user_id"].astype(str), utc_seconds(posts["posted_at"]),
+               strict=True)
 
 
 def _texts(posts: pd.DataFrame) -> pd.Series:

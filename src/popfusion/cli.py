@@ -18,7 +18,8 @@ from popfusion.data import describe as describe_mod
 from popfusion.data import synthetic
 from popfusion.data.schema import DataError, check_trainable
 from popfusion.data.table import load
-from popfusion.progress import console
+from popfusion.options import JsonOption, QuietOption, VerboseOption
+from popfusion.progress import console, results
 
 app = typer.Typer(help="Predict how popular a social media post will be.", no_args_is_help=True,
                   pretty_exceptions_show_locals=False)
@@ -42,18 +43,26 @@ TimeFormatOption = Annotated[str | None, typer.Option(
 
 def _version(value: bool) -> None:
     if value:
-        console.print(f"popfusion {__version__}")
+        results.print(f"popfusion {__version__}")
         raise typer.Exit()
 
 
 @app.callback()
 def main(
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log more.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log more (debug lines).")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Results and errors only.")] = False,
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True)] = False,
 ) -> None:
-    logging.basicConfig(level=logging.WARNING, format="%(message)s",
-                        handlers=[RichHandler(console=console, show_path=False)])
-    logging.getLogger("popfusion").setLevel(logging.DEBUG if verbose else logging.INFO)
+    """Results go to stdout; log lines, progress bars, warnings and errors to stderr.
+    Exit codes: 0 done, 1 the work failed (bad data, a failed fit), 2 a usage error (an
+    unknown option, a missing argument, an output path that cannot be written)."""
+    # on a terminal rich lines; into a file or pipe plain, timestamped and never wrapped
+    handler = RichHandler(console=console, show_path=False) if console.is_terminal else logging.StreamHandler()
+    if not console.is_terminal:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%d %H:%M:%S"))
+    logging.basicConfig(level=logging.WARNING, format="%(message)s", handlers=[handler], force=True)
+    level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
+    logging.getLogger("popfusion").setLevel(level)
 
 
 def _load(path: Path | None, column_map: str | None, image_root: Path | None,
@@ -91,10 +100,12 @@ def _recipe_posts(spec, data: Path | None, column_map: str | None, image_root: P
 def data_sample(
     posts: Annotated[int, typer.Option(help="Number of posts.")] = synthetic.SAMPLE_POSTS,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    verbose: VerboseOption = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Make the built-in sample (a synthetic SMPD) in the cache, if not there yet."""
     path = synthetic.ensure_sample(posts, seed)
-    console.print(f"built-in sample: [bold]{path}[/]")
+    results.print(f"built-in sample: [bold]{path}[/]")
 
 
 @data_app.command("synth")
@@ -104,6 +115,8 @@ def data_synth(
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     images: Annotated[bool, typer.Option(help="Write JPEG images.")] = True,
     image_size: Annotated[int, typer.Option(help="Image side in pixels.")] = 64,
+    verbose: VerboseOption = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Write a calibrated synthetic SMPD folder in the official file format."""
     spec = synthetic.SynthSpec(posts=posts, seed=seed, images=images, image_size=image_size)
@@ -112,7 +125,7 @@ def data_synth(
     except FileExistsError as err:
         console.print(f"[bold red]error:[/] {err}")
         raise typer.Exit(1) from None
-    console.print(f"synthetic SMPD with {posts} posts: [bold]{path}[/] "
+    results.print(f"synthetic SMPD with {posts} posts: [bold]{path}[/] "
                   f"(noise-free scores in {synthetic.TRUTH})")
 
 
@@ -123,17 +136,28 @@ def data_validate(
     image_root: ImageRootOption = None,
     crawled: CrawledOption = None,
     time_format: TimeFormatOption = None,
+    as_json: JsonOption = False,
+    verbose: VerboseOption = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Read a dataset and check it against the canonical schema."""
     table = _load(path, column_map, image_root, crawled, time_format)
-    splits = table["split"].value_counts().to_dict()
-    console.print(f"[green]ok[/]: {len(table)} posts ({', '.join(f'{v} {k}' for k, v in splits.items())}), "
-                  f"{table.shape[1]} columns, nothing skipped")
+    splits = {str(k): int(v) for k, v in table["split"].value_counts().items()}
     try:
         check_trainable(table, str(path))
-        console.print("popfusion run can train on it")
+        problem = None
     except DataError as err:
-        console.print(f"[bold yellow]popfusion run cannot train on it[/] (predict can score it): {err}")
+        problem = str(err)
+    if as_json:
+        _print_json({"posts": len(table), "splits": splits, "columns": list(table.columns), "skipped": 0,
+                     "trainable": problem is None, "problem": problem})
+        return
+    results.print(f"[green]ok[/]: {len(table)} posts ({', '.join(f'{v} {k}' for k, v in splits.items())}), "
+                  f"{table.shape[1]} columns, nothing skipped")
+    if problem is None:
+        results.print("popfusion run can train on it")
+    else:
+        results.print(f"[bold yellow]popfusion run cannot train on it[/] (predict can score it): {problem}")
 
 
 @data_app.command("describe")
@@ -144,29 +168,31 @@ def data_describe(
     crawled: CrawledOption = None,
     time_format: TimeFormatOption = None,
     plot: Annotated[Path | None, typer.Option(help="Write the label plot (PNG) here.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    as_json: JsonOption = False,
+    verbose: VerboseOption = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Row counts, missing values, labels, posts per user, time span, drift, crawl lag."""
     table = _load(path, column_map, image_root, crawled, time_format)
     summary = describe_mod.describe(table)
     if as_json:
-        print(json.dumps(summary, indent=2))
+        _print_json(summary)
     else:
         _print_summary(summary)
     if plot is not None:
-        console.print(f"plot: [bold]{describe_mod.plot(table, plot)}[/]")
+        results.print(f"plot: [bold]{describe_mod.plot(table, plot)}[/]")
 
 
 def _print_summary(summary: dict) -> None:
-    console.print(f"[bold]{summary['rows']} posts[/] {summary.get('rows_by_split', '')}")
+    results.print(f"[bold]{summary['rows']} posts[/] {summary.get('rows_by_split', '')}")
     for title in ("label", "posts_per_user", "time_span", "crawled"):
         if title in summary:
-            console.print(_kv_table(title.replace("_", " "), summary[title]))
+            results.print(_kv_table(title.replace("_", " "), summary[title]))
     missing = {k: v for k, v in summary["missing"].items() if v > 0}
-    console.print(_kv_table("missing values (share of rows)", missing or {"none": 0}))
+    results.print(_kv_table("missing values (share of rows)", missing or {"none": 0}))
     if "label_by_month" in summary:
-        console.print(_kv_table("mean label by month", summary["label_by_month"]))
-        console.print(f"mean label by time decile: {summary['label_by_time_decile']}")
+        results.print(_kv_table("mean label by month", summary["label_by_month"]))
+        results.print(f"mean label by time decile: {summary['label_by_time_decile']}")
     if summary.get("columns"):
         table = Table(title="the platform's own columns (features of the columns block)", title_justify="left")
         for col in ("column", "kind", "missing", "distinct", "SRC with label"):
@@ -174,7 +200,7 @@ def _print_summary(summary: dict) -> None:
         for c in summary["columns"]:
             src = "" if c["label_src"] is None else f"{c['label_src']:+.3f}" + (" LEAK?" if c["leak"] else "")
             table.add_row(c["column"], c["kind"], f"{c['missing']:.2%}", str(c["distinct"]), src)
-        console.print(table)
+        results.print(table)
     for warning in summary.get("warnings", []):
         console.print(f"[bold yellow]warning:[/] {warning}")
 
@@ -187,7 +213,7 @@ def _kv_table(title: str, values: dict) -> Table:
 
 
 @recipes_app.command("list")
-def recipes_list() -> None:
+def recipes_list(verbose: VerboseOption = False, quiet: QuietOption = False) -> None:
     """The presets that ship with popfusion, one line each."""
     from popfusion.recipe import PRESETS, load_recipe
 
@@ -196,7 +222,8 @@ def recipes_list() -> None:
 
 
 @recipes_app.command("show")
-def recipes_show(name: Annotated[str, typer.Argument(help="A preset name.")]) -> None:
+def recipes_show(name: Annotated[str, typer.Argument(help="A preset name.")],
+                 verbose: VerboseOption = False, quiet: QuietOption = False) -> None:
     """A preset's YAML, to copy and edit."""
     from importlib import resources
 
@@ -209,7 +236,8 @@ def recipes_show(name: Annotated[str, typer.Argument(help="A preset name.")]) ->
 
 
 @recipes_app.command("check")
-def recipes_check(path: Annotated[str, typer.Argument(help="A recipe YAML file (or a preset name).")]) -> None:
+def recipes_check(path: Annotated[str, typer.Argument(help="A recipe YAML file (or a preset name).")],
+                  verbose: VerboseOption = False, quiet: QuietOption = False) -> None:
     """Check a recipe without reading any data: every block, model, feature group and
     parameter must exist."""
     spec = _recipe(path)
@@ -225,6 +253,9 @@ def features_build(
     crawled: CrawledOption = None,
     time_format: TimeFormatOption = None,
     cache: Annotated[Path | None, typer.Option(help="Feature cache folder.")] = None,
+    as_json: JsonOption = False,
+    verbose: VerboseOption = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Build (or reuse from the cache) every feature block of a recipe."""
     from popfusion.features.pipeline import applicable, build_features, make_block
@@ -238,15 +269,20 @@ def features_build(
     posts = _recipe_posts(spec, data, column_map, image_root, crawled, time_format)
     cache_dir = cache or Path(spec.cache_dir or synthetic.cache_dir() / "features")
     blocks = applicable(posts, blocks)
-    frame, results = build_features(posts, blocks, cache_dir)
+    frame, built = build_features(posts, blocks, cache_dir)
+    if as_json:
+        _print_json({"posts": len(posts), "columns": frame.shape[1], "cache": str(cache_dir), "blocks": [
+            {"block": str(b), **vars(r), "missing_images": getattr(b, "missing_", None)}
+            for b, r in zip(blocks, built, strict=True)]})
+        return
     table = Table(title=f"features for {len(posts)} posts ({frame.shape[1]} columns, cache {cache_dir})")
     for col in ("block", "columns", "seconds", "cache", "missing images"):
         table.add_column(col)
-    for block, r in zip(blocks, results, strict=True):
+    for block, r in zip(blocks, built, strict=True):
         missing = getattr(block, "missing_", None)
         table.add_row(str(block), str(r.columns), f"{r.seconds:.1f}", "hit" if r.cached else "built",
                       "" if missing is None else str(missing))
-    console.print(table)
+    results.print(table)
 
 
 @app.command("run")
@@ -258,6 +294,9 @@ def run(
     image_root: ImageRootOption = None,
     crawled: CrawledOption = None,
     time_format: TimeFormatOption = None,
+    as_json: JsonOption = False,
+    verbose: VerboseOption = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Build features, train the ensemble, fuse, predict, and write a run folder.
     Rerunning into the same folder resumes from finished features and models."""
@@ -279,17 +318,22 @@ def run(
         raise typer.Exit(1) from None
     model = PopFusion(spec, checkpoints=run_dir / "checkpoints").fit(posts)
     try:
-        write_run(model, run_dir)
+        write_run(model, run_dir, str(data or spec.data.path or "the built-in sample"))
     except RunFolderError as err:
         console.print(f"[bold red]error:[/] {err}")
         raise typer.Exit(1) from None
+    if as_json:
+        from popfusion.runs import run_metrics
+
+        _print_json({"run_folder": str(run_dir), **run_metrics(model)})
+        return
     table = Table(title=f"hold-out scores (latest {spec.validation.holdout:.0%} of training time)")
     for col in ("model / tier", "SRC", "MAE"):
         table.add_column(col)
     for name, m in model.validation_.scores.items():
         table.add_row(name, f"{m['src']['value']:.4f}", f"{m['mae']['value']:.4f}")
-    console.print(table)
-    console.print(f"run folder: [bold]{run_dir}[/] (report.html, submission.json, metrics.json)")
+    results.print(table)
+    results.print(f"run folder: [bold]{run_dir}[/] (report.html, submission.json, metrics.json)")
 
 
 @app.command("predict")
@@ -301,8 +345,14 @@ def predict(
     image_root: ImageRootOption = None,
     crawled: CrawledOption = None,
     time_format: TimeFormatOption = None,
+    allow_train: Annotated[bool, typer.Option(
+        "--allow-train", help="Also score posts the run was trained on (their scores are in-sample).")] = False,
+    as_json: JsonOption = False,
+    verbose: VerboseOption = False,
+    quiet: QuietOption = False,
 ) -> None:
-    """Score new posts with a saved run."""
+    """Score new posts with a saved run. Posts the run was trained on are refused unless
+    --allow-train: their scores would look like predictions and are not."""
     from popfusion.runs import load_run
     from popfusion.submission import write_submission
 
@@ -316,13 +366,26 @@ def predict(
         console.print(f"[bold red]error:[/] {err}")
         raise typer.Exit(1) from None
     posts = _load(data, column_map, image_root, crawled, time_format)
+    counts = model.screen(posts)
+    if counts["in_training"] and not allow_train:
+        console.print(f"[bold red]error:[/] {data}: {counts['in_training']} of {counts['posts']} posts were in "
+                      "the run's training data, so their scores would be in-sample, not predictions; remove "
+                      "them, or give --allow-train to score them anyway")
+        raise typer.Exit(1)
     scores = model.predict(posts)
     if out.suffix == ".json":
         write_submission(out, posts["post_id"], scores)
     else:
         frame = pd.DataFrame({"post_id": posts["post_id"].to_numpy(), "popularity_score": scores.to_numpy()})
         frame.to_csv(out, index=False) if out.suffix == ".csv" else frame.to_parquet(out, index=False)
-    console.print(f"{len(scores)} posts scored: [bold]{out}[/]")
+    if as_json:
+        _print_json({"scored": len(scores), "out": str(out), **counts})
+        return
+    missing = ", ".join(f"{n} without {k.removeprefix('missing_')}" for k, n in counts.items()
+                        if k.startswith("missing_") and n)
+    results.print(f"{len(scores)} posts scored: [bold]{out}[/] ({counts['in_training']} were in training, "
+                  f"{counts['unknown_users']} from users training never saw"
+                  f"{'; ' + missing if missing else ''})")
 
 
 @app.command("evaluate")
@@ -331,7 +394,9 @@ def evaluate(
                                               "and popularity_score (or prediction).")],
     truth: Annotated[Path, typer.Argument(help="Labels: CSV/Parquet with post_id and label, or a dataset.")],
     bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples for intervals.")] = 200,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the counts and scores as JSON.")] = False,
+    as_json: JsonOption = False,
+    verbose: VerboseOption = False,
+    quiet: QuietOption = False,
 ) -> None:
     """SRC, MAE, Pearson and RMSE of a prediction file against true labels. Post ids match
     with or without SMP's "post" prefix; duplicate ids are refused; missing predictions
@@ -354,19 +419,29 @@ def evaluate(
     if joined.empty:
         console.print(f"[bold red]error:[/] no post has both a prediction and a label ({counts})")
         raise typer.Exit(1)
-    console.print(f"{counts['scored']} posts scored; {counts['missing_predictions']} matched predictions are "
-                  f"missing (not scored); {counts['predictions_without_label']} predictions without a label; "
-                  f"{counts['labels_without_prediction']} labels without a prediction")
     scores = metrics.bootstrap(joined["label"], joined["popularity_score"], n=bootstrap)
     if as_json:
-        print(json.dumps({"counts": counts, "scores": scores}, indent=2))
+        _print_json({"counts": counts, "scores": scores})
         return
+    results.print(f"{counts['scored']} posts scored; {counts['missing_predictions']} matched predictions are "
+                  f"missing (not scored); {counts['predictions_without_label']} predictions without a label; "
+                  f"{counts['labels_without_prediction']} labels without a prediction")
     table = Table()
     for col in ("metric", "value", "95% interval"):
         table.add_column(col)
     for name, s in scores.items():
         table.add_row(name, f"{s['value']:.4f}", f"[{s['low']:.4f}, {s['high']:.4f}]")
-    console.print(table)
+    results.print(table)
+
+
+def _print_json(doc: dict) -> None:
+    """``doc`` on stdout as JSON, without rich's markup or wrapping."""
+    print(json.dumps(doc, indent=2, default=_plain))
+
+
+def _plain(value):
+    """JSON for what ``json`` cannot write itself: numpy numbers, paths."""
+    return value.item() if hasattr(value, "item") else str(value)
 
 
 def _read_predictions(path: Path) -> pd.DataFrame:

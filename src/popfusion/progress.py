@@ -1,8 +1,10 @@
-"""Progress bars and console output shared by every long-running step."""
+"""Progress bars and console output shared by every long-running step: results on
+stdout (``results``), everything else on stderr (``console``)."""
 
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Iterator
 
 from rich.console import Console
@@ -15,30 +17,51 @@ from rich.progress import (
     TaskProgressColumn,
     TextColumn,
     TimeElapsedColumn,
-    TimeRemainingColumn,
 )
 from rich.text import Text
 
-console = Console(stderr=True)
+console = Console(stderr=True)  # logs, progress, warnings and errors
+results = Console(soft_wrap=True)  # results: what a command answers, on stdout, so that it can be piped
+
+
+def rate(task: Task) -> float | None:
+    """Items a second over the task's whole life: rich's own estimate looks at the last 30
+    seconds only, so two steps that end close together (a model fitted, the next reused
+    from its checkpoint) read as a rate the task never had."""
+    elapsed = task.finished_time if task.finished else task.elapsed
+    return task.completed / elapsed if elapsed and task.completed else None
 
 
 class RateColumn(ProgressColumn):
     """Items per second (or per minute, when slower than one a second)."""
 
     def render(self, task: Task) -> Text:
-        speed = task.finished_speed or task.speed
+        speed = rate(task)
         if not speed:
             return Text("", style="progress.data.speed")
         label = f"{speed:,.1f}/s" if speed >= 1 else f"{speed * 60:,.1f}/min"
         return Text(label, style="progress.data.speed")
 
 
+class EtaColumn(ProgressColumn):
+    """Time left at the task's average rate so far."""
+
+    def render(self, task: Task) -> Text:
+        speed = rate(task)
+        if task.finished or not speed or task.total is None:
+            return Text("", style="progress.remaining")
+        left = int((task.total - task.completed) / speed)
+        return Text(f"{left // 3600}:{left // 60 % 60:02d}:{left % 60:02d} left", style="progress.remaining")
+
+
 @contextlib.contextmanager
 def progress_bar(enabled: bool = True) -> Iterator[Progress]:
-    """A rich progress bar on stderr; disabled, it keeps its interface and draws nothing."""
+    """A rich progress bar on stderr; disabled, it keeps its interface and draws nothing.
+    It shows only while popfusion logs at INFO (not with ``--quiet``)."""
+    enabled = enabled and logging.getLogger("popfusion").isEnabledFor(logging.INFO)
     bar = Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TaskProgressColumn(), RateColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
+        TaskProgressColumn(), RateColumn(), TimeElapsedColumn(), EtaColumn(),
         console=console, disable=not enabled, transient=False,
     )
     with bar:

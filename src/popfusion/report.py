@@ -1,120 +1,225 @@
-"""The HTML report of a run: scores per model and tier, and the plots a user looks at
-(predicted against true, error by month and by category, feature importance, fusion
-weights). One self-contained file, plots embedded as PNG."""
+"""The HTML report of a run, rendered from a Jinja2 template (templates/report.html.j2):
+what the run did (date, durations, data, version, recipe, seed, machine), a leaderboard
+with hold-out and out-of-fold scores side by side, what the hold-out decided, the errors,
+the test period, feature importance by human names and families, and the blend. One
+self-contained file, plots embedded as PNG; a panel without data is left out."""
 
 from __future__ import annotations
 
 import base64
-import html
 import io
+import os
+import platform
+import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import yaml
 
 from popfusion.atomic import atomic_write
+from popfusion.names import family, human
 
-FORWARD = (" and, where they disagree, held to the validation models' forward-in-time predictions for the"
-           " hold-out (least worst-case regret over the two)")
-PRUNED = (", the models the final blend gives weight to; a pseudo-label round fits only the models its"
-          " previous round's blend weighed")
+FORWARD = (" and, where they disagree, held to its forward-in-time predictions for the hold-out (least"
+           " worst-case regret over the two)")
 
 
-def write_report(model, path: Path) -> Path:
+def write_report(model, path: Path, data: str | None = None) -> Path:
+    from importlib import resources
+
+    import jinja2
     import matplotlib
 
     matplotlib.use("Agg")
-    v = model.validation_
+    template = jinja2.Template(resources.files("popfusion.templates").joinpath("report.html.j2").read_text(),
+                               autoescape=True, undefined=jinja2.StrictUndefined)
+    return atomic_write(path, template.render(**context(model, data)))
+
+
+def context(model, data: str | None = None) -> dict:
+    """Everything the template shows, as plain values and base64 PNGs."""
+    from popfusion import __version__
+
+    v, recipe = model.validation_, model.recipe
     hold = v.predictions
-    sections = [
-        f"<h1>popfusion run: {html.escape(model.recipe.name)}</h1>",
-        f"<p>{model.n_posts_:,} posts; hold-out: the latest {model.recipe.validation.holdout:.0%} of "
-        f"training time ({len(hold):,} posts). Scores on the hold-out with 95% bootstrap intervals.</p>",
-        _scores_table(v.scores),
-        "<h2>Pseudo-label rounds (hold-out, validation blend)</h2>",
-        f"<p>The final fit ran {v.pseudo_rounds} round(s): those up to the best on the hold-out. "
-        f"It fitted {html.escape(', '.join(v.models))} once a round on every label"
-        f"{PRUNED if model.recipe.fusion.prune else ''}.</p>",
-        _table(pd.DataFrame(v.rounds).rename_axis("round").reset_index()),
-        f"<h2>Drift correction</h2><p>{html.escape(v.drift.explain())}</p>",
-        "<h2>Predicted against true (hold-out)</h2>", _img(_scatter(hold)),
-        "<h2>Error by month and by category (hold-out)</h2>", _img(_errors(hold)),
-        "<h2>Feature importance</h2>", _img(_importance(model.final_.importance)),
-        "<h2>Fusion weights</h2>",
-        f"<p>These blend the test posts' predictions; chosen on the validation stage's out-of-fold predictions"
-        f"{FORWARD if model.recipe.fusion.forward else ''}.</p>",
-        _weights(v.blend.describe()),
-    ]
-    page = ("<!doctype html><meta charset='utf-8'><title>popfusion report</title>"
-            "<style>body{font-family:sans-serif;max-width:1100px;margin:auto}table{border-collapse:collapse}"
-            "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}</style>" + "\n".join(sections))
-    return atomic_write(path, page)
+    stages = model.stage_seconds_
+    run = {"finished": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "popfusion": __version__,
+           "recipe": recipe.name, "seed": recipe.seed, "data": data or recipe.data.path or "(given in memory)",
+           "posts": f"{model.n_posts_:,} ({len(model.test_predictions_):,} to predict), "
+                    f"{len(model.columns_):,} feature columns",
+           "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+           "duration": f"{sum(stages.values()) / 60:.1f} min: "
+                       + "; ".join(f"{k} {s / 60:.1f} min" for k, s in stages.items())}
+    importance, note, top = _importance(model)
+    test = model.test_predictions_["final_drift"]
+    return {
+        "recipe": recipe.name, "run": run, "recipe_yaml": yaml.safe_dump(recipe.model_dump(), sort_keys=False),
+        "holdout_share": f"{recipe.validation.holdout:.0%}", "holdout_posts": f"{len(hold):,}",
+        "leaderboard": [_formatted(r) for r in model.leaderboard().to_dict("records")],
+        "decisions": _decisions(model), "drift": v.drift.explain(),
+        "rounds": [{k: f"{s[k]:.4f}" for k in ("src", "mae")} for s in v.rounds] if len(v.rounds) > 1 else [],
+        "test_spread": f"standard deviation {test.std():.3f} against {model.train_labels_['label'].std():.3f} "
+                       "for the training labels",
+        "importance_note": note, "top_features": top, "blend": v.blend.describe(),
+        "forward": FORWARD if recipe.fusion.forward else "",
+        "figures": {"drift": _png(_drift(hold)), "holdout": _png(_holdout(hold)),
+                    "category": _png(_category(hold)), "test": _png(_test_period(model)),
+                    "importance": _png(importance)},
+    }
 
 
-def _scores_table(scores: dict) -> str:
-    rows = []
-    for name, m in scores.items():
-        cells = [f"{m[k]['value']:.4f}" + (f" [{m[k]['low']:.3f}, {m[k]['high']:.3f}]" if "low" in m[k] else "")
-                 for k in ("src", "mae", "pearson", "rmse")]
-        rows.append(f"<tr><th>{html.escape(name)}</th>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
-    return ("<table><tr><th>model / tier</th><th>SRC</th><th>MAE</th><th>Pearson</th><th>RMSE</th></tr>"
-            + "".join(rows) + "</table>")
+def _formatted(row: dict) -> dict:
+    def number(value, digits: int) -> str:
+        return "" if value is None or (isinstance(value, float) and np.isnan(value)) else f"{value:.{digits}f}"
+
+    return {"model": row["model"], **{k: number(row[k], 4) for k in ("holdout_src", "holdout_mae", "oof_src",
+                                                                      "oof_mae", "blend_weight")},
+            **{k: number(row[k], 1) for k in ("fit_seconds_validation", "fit_seconds_final")}}
 
 
-def _table(frame: pd.DataFrame) -> str:
-    return frame.to_html(index=False, float_format=lambda v: f"{v:.4f}")
+def _decisions(model) -> str:
+    v = model.validation_
+    rounds = (f"{v.pseudo_rounds} pseudo-label round(s) helped and the final fit runs them"
+              if len(v.rounds) > 1 else "no pseudo-label rounds were asked for")
+    pruned = " (the models the final blend gives weight to)" if model.recipe.fusion.prune else ""
+    return (f"The final fit fitted {', '.join(v.models)}{pruned} once a round on every label; {rounds}.")
 
 
-def _weights(weights: dict) -> str:
-    return "".join(f"<h3>{html.escape(tier)}</h3>" + _table(pd.DataFrame(
-        {"input": list(w), "weight": list(w.values())})) for tier, w in weights.items())
-
-
-def _img(fig) -> str:
+def _png(fig) -> str | None:
+    if fig is None:
+        return None
     import matplotlib.pyplot as plt
 
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
     plt.close(fig)
-    return f"<img src='data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()}'>"
+    return base64.b64encode(buf.getvalue()).decode()
 
 
-def _scatter(hold: pd.DataFrame):
+def _dates(ax) -> None:
+    """Readable date ticks at any span, days to decades."""
+    import matplotlib.dates as mdates
+
+    locator = mdates.AutoDateLocator(maxticks=10)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+
+
+def _times(series: pd.Series) -> pd.Series:
+    return pd.to_datetime(series, utc=True).dt.tz_localize(None)
+
+
+def _by_period(times: pd.Series, values: pd.Series, points: int = 40) -> pd.DataFrame:
+    """Mean, 10th and 90th percentile of ``values`` in about ``points`` equal time bins."""
+    t = _times(times)
+    bins = pd.cut(t, bins=max(2, min(points, t.nunique())))
+    grouped = pd.Series(values.to_numpy(), index=t.index).groupby(bins.to_numpy(), observed=True)
+    frame = grouped.agg(["mean", lambda s: s.quantile(0.1), lambda s: s.quantile(0.9), "size"])
+    frame.columns = ["mean", "low", "high", "n"]
+    frame.index = [interval.mid for interval in frame.index]
+    return frame[frame["n"] > 0]
+
+
+def _drift(hold: pd.DataFrame):
+    """The hold-out's residual over time, with the correction the run applies."""
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(5, 5))
-    ax.hexbin(hold["label"], hold["final_drift"], gridsize=40, cmap="Blues", mincnt=1)
-    lo, hi = hold["label"].min(), hold["label"].max()
-    ax.plot([lo, hi], [lo, hi], "r--", lw=1)
-    ax.set(xlabel="true popularity", ylabel="predicted", title="final blend, hold-out")
+    correction = hold["final_drift"] - hold["final"]
+    residual = _by_period(hold["posted_at"], hold["label"] - hold["final"])
+    fig, ax = plt.subplots(figsize=(9, 3.2))
+    ax.plot(residual.index, residual["mean"], "o-", ms=3, label="mean residual (label - blend)")
+    order = np.argsort(_times(hold["posted_at"]).to_numpy())
+    ax.plot(_times(hold["posted_at"]).to_numpy()[order], correction.to_numpy()[order], "r-",
+            label="correction applied")
+    ax.axhline(0, color="#999", lw=0.8)
+    ax.set(ylabel="label units", title="hold-out residual over time")
+    ax.legend(loc="best", fontsize=8)
+    _dates(ax)
     return fig
 
 
-def _errors(hold: pd.DataFrame):
+def _holdout(hold: pd.DataFrame):
     import matplotlib.pyplot as plt
 
-    err = (hold["final_drift"] - hold["label"]).abs()
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4))
-    month = pd.to_datetime(hold["posted_at"]).dt.strftime("%Y-%m")
-    err.groupby(month.to_numpy()).mean().plot.bar(ax=a1, color="#4c72b0")
-    a1.set(title="mean absolute error by month", xlabel="")
-    if "category" in hold:
-        err.groupby(hold["category"].fillna("(none)").to_numpy()).mean().sort_values().plot.barh(
-            ax=a2, color="#55a868")
-    a2.set(title="mean absolute error by category", ylabel="")
+    pred, err = hold["final_drift"], hold["label"] - hold["final_drift"]
+    fig, (a1, a2, a3) = plt.subplots(1, 3, figsize=(14, 4))
+    a1.hexbin(hold["label"], pred, gridsize=40, cmap="Blues", mincnt=1)
+    lo, hi = hold["label"].min(), hold["label"].max()
+    a1.plot([lo, hi], [lo, hi], "r--", lw=1)
+    a1.set(xlabel="true", ylabel="predicted", title="predicted against true")
+    a2.hexbin(pred, err, gridsize=40, cmap="Greens", mincnt=1)
+    a2.axhline(0, color="r", lw=1, ls="--")
+    a2.set(xlabel="predicted", ylabel="residual (true - predicted)", title="residual against prediction")
+    over = _by_period(hold["posted_at"], err.abs())
+    a3.plot(over.index, over["mean"], "o-", ms=3, color="#4c72b0")
+    a3.set(ylabel="mean absolute error", title="error over time")
+    _dates(a3)
     fig.tight_layout()
     return fig
 
 
-def _importance(importance: dict):
+def _category(hold: pd.DataFrame):
+    """Mean absolute error by category, where the data has more than one."""
+    if "category" not in hold or hold["category"].nunique() < 2:
+        return None
     import matplotlib.pyplot as plt
 
-    usable = {k: v for k, v in importance.items() if v is not None and len(v)}
-    fig, ax = plt.subplots(figsize=(7, 6))
-    if usable:
-        name, imp = max(usable.items(), key=lambda kv: len(kv[1]))
-        top = (imp / imp.sum()).head(25)[::-1]
-        ax.barh(top.index, top.to_numpy(), color="#8172b2")
-        ax.set(title=f"top features of {name} (share of importance)")
-    ax.tick_params(axis="y", labelsize=7)
+    err = (hold["final_drift"] - hold["label"]).abs()
+    by = err.groupby(hold["category"].fillna("(none)").to_numpy()).agg(["mean", "size"])
+    by = by[by["size"] >= 5].sort_values("mean").tail(25)
+    if by.empty:
+        return None
+    fig, ax = plt.subplots(figsize=(7, max(2.5, 0.25 * len(by))))
+    ax.barh(by.index.astype(str), by["mean"], color="#55a868")
+    ax.set(title="mean absolute error by category (hold-out, at least 5 posts)", xlabel="MAE")
     return fig
 
+
+def _test_period(model):
+    """Test predictions by time against the training labels, and their spreads."""
+    import matplotlib.pyplot as plt
+
+    test, train = model.test_predictions_, model.train_labels_
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(14, 4), gridspec_kw={"width_ratios": [2, 1]})
+    for frame, column, name, color in ((train, "label", "training labels", "#999999"),
+                                       (test, "final_drift", "test predictions", "#c44e52")):
+        band = _by_period(frame["posted_at"], frame[column])
+        a1.fill_between(band.index, band["low"], band["high"], color=color, alpha=0.25)
+        a1.plot(band.index, band["mean"], color=color, label=f"{name}: mean, 10-90%")
+    a1.legend(fontsize=8)
+    a1.set(title="over time", ylabel="popularity")
+    _dates(a1)
+    bins = np.linspace(min(train["label"].min(), test["final_drift"].min()),
+                       max(train["label"].max(), test["final_drift"].max()), 50)
+    a2.hist(train["label"], bins=bins, density=True, alpha=0.5, color="#999999", label="training labels")
+    a2.hist(test["final_drift"], bins=bins, density=True, alpha=0.5, color="#c44e52", label="test predictions")
+    a2.legend(fontsize=8)
+    a2.set(title="distribution")
+    fig.tight_layout()
+    return fig
+
+
+def _importance(model):
+    """The most weighed model's importance (gain for trees, |coefficient| for linear
+    ones) as shares, top features by human name and summed by family."""
+    importance = {k: v for k, v in model.final_.importance.items() if v is not None and len(v) and v.sum() > 0}
+    if not importance:
+        return None, "", []
+    weights = model.leaderboard().set_index("model")["blend_weight"]
+    name = max(importance, key=lambda k: (weights.get(k, 0) or 0, len(importance[k])))
+    share = importance[name] / importance[name].sum()
+    import matplotlib.pyplot as plt
+
+    top = share.head(20)[::-1]
+    families = share.groupby([family(c) for c in share.index]).sum().sort_values()
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(14, 6), gridspec_kw={"width_ratios": [3, 2]})
+    a1.barh([human(c) for c in top.index], top.to_numpy(), color="#8172b2")
+    a1.set(title="top features (share)", xlabel="share of importance")
+    a1.tick_params(axis="y", labelsize=8)
+    a2.barh(families.index, families.to_numpy(), color="#64b5cd")
+    a2.set(title="by family", xlabel="share of importance")
+    fig.tight_layout()
+    rows = [{"feature": human(c), "column": c, "family": family(c), "share": f"{v:.3f}"}
+            for c, v in share.head(10).items()]
+    return fig, (f"From {name}, the model with the largest blend weight; its own measure (split gain for "
+                 "trees, absolute coefficient for linear models), as shares of its total."), rows

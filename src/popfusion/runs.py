@@ -55,7 +55,7 @@ def check_out(run_dir: Path) -> Path:
     return run_dir
 
 
-def write_run(model: PopFusion, run_dir: Path) -> Path:
+def write_run(model: PopFusion, run_dir: Path, data: str | None = None) -> Path:
     """Every artifact, all or nothing: they are written into a staging folder beside
     ``run_dir`` and moved in only when all exist, and the manifest (with the hash of
     model.pkl that ``load_run`` checks) goes last. A failure leaves no staging folder or
@@ -63,7 +63,7 @@ def write_run(model: PopFusion, run_dir: Path) -> Path:
     check_out(run_dir)
     staging = Path(tempfile.mkdtemp(prefix=f".{run_dir.name}.partial-", dir=run_dir.parent))
     try:
-        _write_artifacts(model, staging)
+        _write_artifacts(model, staging, data)
         (run_dir / MANIFEST).unlink(missing_ok=True)
         for name in ARTIFACTS:
             os.replace(staging / name, run_dir / name)
@@ -82,7 +82,7 @@ def write_manifest(run_dir: Path) -> Path:
     return atomic_write(run_dir / MANIFEST, json.dumps({"popfusion": __version__, "files": files}, indent=1))
 
 
-def _write_artifacts(model: PopFusion, folder: Path) -> None:
+def _write_artifacts(model: PopFusion, folder: Path, data: str | None) -> None:
     atomic_write(folder / "recipe.yaml", yaml.safe_dump(model.recipe.model_dump(), sort_keys=False))
     atomic_write(folder / "metrics.json", json.dumps(run_metrics(model), indent=2, default=float))
     atomic_parquet(model.validation_.oof.reset_index(drop=True), folder / "oof.parquet")
@@ -91,7 +91,7 @@ def _write_artifacts(model: PopFusion, folder: Path) -> None:
     atomic_parquet(test.reset_index(drop=True), folder / "test_predictions.parquet")
     write_submission(folder / "submission.json", test["post_id"], test["final_drift"])
     model.save(folder / "model.pkl")
-    write_report(model, folder / "report.html")
+    write_report(model, folder / "report.html", data)
 
 
 def load_run(run_dir: Path) -> PopFusion:

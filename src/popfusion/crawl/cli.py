@@ -13,7 +13,8 @@ from rich.table import Table
 from popfusion.crawl import crawl_images, crawl_users, make_source, users_manifest
 from popfusion.crawl.client import CrawlSettings, FetchError, PoliteClient
 from popfusion.crawl.runner import CrawlSummary
-from popfusion.progress import console
+from popfusion.options import QuietOption, VerboseOption
+from popfusion.progress import console, results
 
 app = typer.Typer(help="Fetch user statistics and images: polite, resumable, fault-tolerant.",
                   no_args_is_help=True)
@@ -45,6 +46,8 @@ def users(
     retries: RetriesOption = 5,
     retry_failed: RetryFailedOption = False,
     dry_run: DryRunOption = False,
+    verbose: VerboseOption = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Fetch every author's totals (views, tags, geotags, faves, group photos, photos,
     followers, following). Totals crawled now include the posts' own later views: a leak
@@ -73,6 +76,8 @@ def images(
     retries: RetriesOption = 5,
     retry_failed: RetryFailedOption = False,
     dry_run: DryRunOption = False,
+    verbose: VerboseOption = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Download the images a dataset lists as URLs, each checked to decode. Read the
     dataset afterwards with --image-root OUT."""
@@ -102,8 +107,8 @@ def _posts(data: Path, column_map: str | None):
 def _finish(summary: CrawlSummary, out: Path, manifest: Path, dry_run: bool) -> None:
     if dry_run:
         for key in summary.pending:
-            console.print(key, highlight=False)
-        console.print(f"would fetch {len(summary.pending)}; {summary.skipped} done before, "
+            results.print(key, highlight=False)
+        results.print(f"would fetch {len(summary.pending)}; {summary.skipped} done before, "
                       f"{summary.failed_before} failed before (add --retry-failed to include them)")
         return
     table = Table(title=f"crawl into {out}", show_header=False, title_justify="left")
@@ -113,7 +118,7 @@ def _finish(summary: CrawlSummary, out: Path, manifest: Path, dry_run: bool) -> 
         table.add_row(f"failed: {reason}", str(count))
     if summary.failed_before:
         table.add_row("failed before, not retried", str(summary.failed_before))
-    console.print(table)
+    results.print(table)
     if not summary.ok:
         failed = sum(summary.failed.values()) + summary.failed_before
         console.print(f"[bold red]{failed} failed[/] (reasons in {manifest}); "

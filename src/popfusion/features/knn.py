@@ -19,6 +19,7 @@ from threadpoolctl import threadpool_limits
 from popfusion.features.base import FeatureBlock, has_images, labelled_mask, utc_seconds
 from popfusion.features.reduce import fit_pca
 from popfusion.features.sources import block_embeddings, normalise
+from popfusion.linalg import row_products
 
 
 class NeighbourLabels(FeatureBlock):
@@ -26,6 +27,7 @@ class NeighbourLabels(FeatureBlock):
     the mean and highest similarity."""
 
     name = "knn"
+    version = 2  # projections summed row by row: a post gets the same values alone or in a batch
     uses_labels = True
 
     def __init__(self, source: str = "text", k: int = 10, folds: int = 5, dims: int = 32,
@@ -50,7 +52,7 @@ class NeighbourLabels(FeatureBlock):
         return self
 
     def _project(self, x: np.ndarray) -> np.ndarray:
-        return normalise((x - self.mean_) @ self.axes_.T).astype(np.float32)
+        return normalise(row_products(x - self.mean_, self.axes_)).astype(np.float32)
 
     def transform(self, posts: pd.DataFrame) -> pd.DataFrame:
         emb = block_embeddings(self, posts)
@@ -79,7 +81,7 @@ class NeighbourLabels(FeatureBlock):
             return out
 
         def chunk(start: int) -> None:
-            sims = q[start : start + self.params["chunk"]] @ x.T
+            sims = row_products(q[start : start + self.params["chunk"]], x)
             top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
             s = np.take_along_axis(sims, top, axis=1)
             labels = y[top]

@@ -14,6 +14,7 @@ import pandas as pd
 from popfusion.data import schema
 from popfusion.features.base import DAY, FeatureBlock
 from popfusion.features.reduce import fit_pca
+from popfusion.linalg import row_products
 
 CATEGORICALS = ("category", "subcategory", "concept", "media_type", "timezone_id")
 FILENAME_TITLE = r"^(?:IMG|DSC|DSCF|DSCN|DCIM|P|PICT|MVI|GOPR|_MG|_DSC)[-_ ]?\d+"
@@ -30,6 +31,7 @@ class Metadata(FeatureBlock):
     """
 
     name = "meta"
+    version = 2  # projections summed row by row: a post gets the same values alone or in a batch
 
     def __init__(self, desc_pca: int | None = 16, geo_cell: float = 1.0, language: bool = True,
                  crawled: bool = False) -> None:
@@ -146,7 +148,7 @@ class Metadata(FeatureBlock):
             f = {f"{short}_norm": norm, f"{short}_empty": (norm == 0).astype(float)}
             if prefix in self.pca_:
                 mean, components = self.pca_[prefix]
-                proj = (values - mean) @ components.T
+                proj = row_products(values - mean, components)
                 f.update({f"{short}_pc{i}": proj[:, i] for i in range(proj.shape[1])})
             elif self.params["desc_pca"] is None:
                 f.update({f"{short}_{i:03d}": values[:, i] for i in range(values.shape[1])})

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from popfusion.linalg import row_products
+
 
 def fit_pca(block: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Mean and top-k principal axes of the non-empty vectors (one SVD, no labels)."""
@@ -26,6 +28,6 @@ def fit_pca(block: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
 def project(values: np.ndarray, pca: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
     """Vectors on the axes of ``fit_pca``; NaN rows (missing images) stay NaN."""
     mean, components = pca
-    out = (np.nan_to_num(values) - mean) @ components.T
+    out = row_products(np.nan_to_num(values) - mean, components)
     out[~np.isfinite(values).all(axis=1)] = np.nan
     return out.astype(np.float32)

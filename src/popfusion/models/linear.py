@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from popfusion.linalg import row_products
 from popfusion.models.base import Model, Preprocessor
 
 
@@ -22,7 +23,8 @@ class Ridge(Model):
         return self
 
     def predict(self, X: pd.DataFrame, *, texts: pd.Series | None = None) -> np.ndarray:
-        return self.model_.predict(self.prep_.transform(X))
+        coef = np.asarray(self.model_.coef_, np.float64)[None, :]
+        return row_products(self.prep_.transform(X).astype(np.float64), coef)[:, 0] + self.model_.intercept_
 
     def feature_importance(self) -> pd.Series:
         coef = np.abs(self.model_.coef_[: len(self.prep_.columns_)])

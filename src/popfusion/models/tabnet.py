@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from popfusion.features.base import resolve_device
+from popfusion.linalg import padded_rows
 from popfusion.models.base import Model, Preprocessor
 from popfusion.training.target import LabelTransform
 
@@ -56,7 +57,9 @@ class TabNet(Model):
         return {"epochs": stopped + 1} if stopped is not None else {}
 
     def predict(self, X: pd.DataFrame, *, texts: pd.Series | None = None) -> np.ndarray:
-        return self.target_.inverse(self.model_.predict(self.prep_.transform(X)).ravel().astype(np.float64))
+        x = self.prep_.transform(X)  # full batches only: a row's output does not depend on its batch
+        z = self.model_.predict(padded_rows(x, self.model_.batch_size))[: len(x)]
+        return self.target_.inverse(z.ravel().astype(np.float64))
 
     def feature_importance(self) -> pd.Series:
         imp = self.model_.feature_importances_[: len(self.prep_.columns_)]

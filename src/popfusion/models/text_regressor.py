@@ -16,6 +16,8 @@ import pandas as pd
 from popfusion.models.base import Model
 from popfusion.models.torchfit import seed_everything, shuffled_batches
 
+PREDICT_BATCH = 64
+
 
 class TextRegressor(Model):
     kind = "text_regressor"
@@ -82,20 +84,23 @@ class TextRegressor(Model):
             self.net_.load_state_dict(net_state)
             self.net_.eval()
 
-    def _tokens(self, texts: list[str]):
-        return self.tokenizer_(texts, padding=True, truncation=True, max_length=self.params["max_length"],
+    def _tokens(self, texts: list[str], padding: bool | str = True):
+        return self.tokenizer_(texts, padding=padding, truncation=True, max_length=self.params["max_length"],
                                return_tensors="pt").to(self.device_)
 
     def predict(self, X: pd.DataFrame, *, texts: pd.Series | None = None) -> np.ndarray:
         import torch
 
         texts = self._texts(X, texts)
-        self.net_.eval()
+        n = len(texts)
+        texts += [""] * (-n % PREDICT_BATCH)  # full batches of full-length tokens: a post's score
+        self.net_.eval()  # does not depend on the posts scored with it
         out = []
         with torch.inference_mode():
-            for start in range(0, len(texts), 256):
-                out.append(self.net_(**self._tokens(texts[start : start + 256])).float().cpu().numpy())
-        pred = np.concatenate(out) if out else np.zeros(0)
+            for start in range(0, len(texts), PREDICT_BATCH):
+                tokens = self._tokens(texts[start : start + PREDICT_BATCH], padding="max_length")
+                out.append(self.net_(**tokens).float().cpu().numpy())
+        pred = np.concatenate(out)[:n] if out else np.zeros(0)
         return pred * self.scale_[1] + self.scale_[0]
 
 

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from popfusion.features.base import resolve_device
+from popfusion.linalg import padded_rows
 from popfusion.models.base import Model
 from popfusion.training.target import LabelTransform
 
@@ -73,13 +74,15 @@ def train_regressor(module, x: np.ndarray, y: np.ndarray, x_val: np.ndarray | No
 
 
 def predict(module, x: np.ndarray, batch_size: int = 4096, device: str = "cpu"):
-    """The module's outputs for ``x``, computed on ``device``, returned on the CPU."""
+    """The module's outputs for ``x``, computed on ``device`` in batches of exactly
+    ``batch_size`` rows (the last one padded), so that a row's output does not depend on
+    the rows predicted with it; returned on the CPU."""
     import torch
 
     module.eval()
     with torch.inference_mode():
-        xt = torch.from_numpy(np.ascontiguousarray(x, np.float32))
-        return torch.cat([module(b.to(device)).squeeze(-1).cpu() for b in xt.split(batch_size)])
+        xt = torch.from_numpy(padded_rows(np.ascontiguousarray(x, np.float32), batch_size))
+        return torch.cat([module(b.to(device)).squeeze(-1).cpu() for b in xt.split(batch_size)])[: len(x)]
 
 
 class NetRegressor(Model):
