@@ -162,3 +162,66 @@ def test_progress_rates_and_time_left_are_averages_over_the_task() -> None:
     now[0] += 10
     assert str(RateColumn().render(progress.tasks[1])) == "2.5/s"
     assert str(RateColumn().render(progress.tasks[0])) == "1.8/min"  # the idle task's average falls
+
+
+def test_an_unexpected_error_is_one_line_unless_debug(monkeypatch, capsys) -> None:
+    """An error no check foresaw ends in one line and exit 1; --debug, anywhere on the
+    command line, shows the traceback instead."""
+    import sys
+
+    import popfusion.cli as cli_module
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(cli_module.describe_mod, "describe", broken)
+    monkeypatch.setattr(sys, "argv", ["popfusion", "data", "describe", "--json"])
+    with pytest.raises(SystemExit) as exit_:
+        cli_module.cli()
+    assert exit_.value.code == 1
+    said = capsys.readouterr()
+    assert "error: RuntimeError: a bug" in said.err and "Traceback" not in said.err and said.out == ""
+    monkeypatch.setattr(sys, "argv", ["popfusion", "data", "describe", "--debug"])
+    with pytest.raises(RuntimeError, match="a bug"):
+        cli_module.cli()
+
+
+def test_the_recipe_reference_in_docs_is_the_code_s_own() -> None:
+    """docs/reference.md is what `popfusion recipes reference` prints: regenerate it with
+    `popfusion recipes reference > docs/reference.md` when a block or model changes."""
+    from popfusion.cli import reference_text
+
+    docs = Path(__file__).resolve().parents[1] / "docs" / "reference.md"
+    assert docs.read_text() == reference_text()
+    for name in ("`meta`", "`knn`", "`lightgbm`", "`catboost`", "| `alpha` | `10.0` |"):
+        assert name in docs.read_text()
+
+
+def test_evaluate_reads_any_labels_file_and_any_prediction_column(tmp_path: Path) -> None:
+    preds = tmp_path / "test_predictions.parquet"
+    pd.DataFrame({"post_id": ["1", "2", "3", "4"], "lgb_all": [1.0, 2.0, 3.0, 4.0],
+                  "final_drift": [4.0, 3.0, 2.0, 1.0]}).to_parquet(preds)
+    labels = tmp_path / "mine.csv"
+    labels.write_text("tweet_id,likes\n1,10\n2,20\n3,30\n4,\n")
+    base = ["evaluate", str(preds), str(labels), "--bootstrap", "0", "--json"]
+    refused = runner.invoke(app, base)
+    assert refused.exit_code == 1 and "--map id=<column>,label=<column>" in " ".join(refused.output.split())
+    mapped = runner.invoke(app, [*base, "--map", "id=tweet_id,label=likes", "--column", "lgb_all"])
+    doc = json.loads(mapped.stdout)
+    assert doc["counts"]["scored"] == 3 and doc["scores"]["src"]["value"] == pytest.approx(1.0)
+    default = json.loads(runner.invoke(app, [*base, "--map", "id=tweet_id,label=likes"]).stdout)
+    assert default["scores"]["src"]["value"] == pytest.approx(-1.0)  # final_drift by default
+    missing = runner.invoke(app, [*base, "--map", "id=tweet_id,label=likes", "--column", "cat_all"])
+    assert missing.exit_code == 1 and "no column 'cat_all'" in missing.output
+
+
+def test_load_maps_a_dataframe_as_it_maps_a_file(tmp_path: Path) -> None:
+    from popfusion import load
+
+    frame = pd.DataFrame({"id": ["1", "2"], "who": ["a", "b"], "when": ["1704300000", "1704300600"],
+                          "likes": ["3.2", ""]})
+    path = tmp_path / "posts.csv"
+    frame.to_csv(path, index=False)
+    column_map = "post_id=id,user=who,time=when,label=likes"
+    pd.testing.assert_frame_equal(load(frame, column_map), load(path, column_map))
+    assert runner.invoke(app, ["data", "validate", "--data", str(path), "--map", column_map]).exit_code == 0

@@ -373,3 +373,36 @@ def test_the_api_speaks_scikit_learn_and_has_a_leaderboard(tiny: Path, posts: pd
     scores = model.evaluate(test)
     assert set(scores) == {"src", "mae", "pearson", "rmse"} and scores["src"]["low"] > 0.3
     assert model.fit_summary()["models_fitted_on_every_label"] == v.models
+
+
+def test_permutation_importance_on_one_scale_for_every_model(tiny: Path, posts: pd.DataFrame,
+                                                             tmp_path: Path) -> None:
+    """On the hold-out, through the validation models that never saw its labels: shuffling
+    the user's history costs more SRC than shuffling a feature no model needs."""
+    model = _fit(posts, tmp_path)
+    families = model.feature_importance(by="family", repeats=3)
+    drop = families.set_index("name")["src_drop"]
+    assert drop["user history"] > 0.05 and drop["user history"] == drop.max()
+    assert (families["low"] <= families["src_drop"]).all() and (families["src_drop"] <= families["high"]).all()
+    features = model.feature_importance(top=5, repeats=2)
+    assert len(features) == 5 and {"name", "human", "family", "src_drop"} <= set(features.columns)
+    truth = pd.read_parquet(tiny / "truth.parquet")[["post_id", "label"]]
+    test = posts[posts["split"] == "test"].drop(columns="label").merge(truth, on="post_id")
+    assert model.feature_importance(test, by="family", repeats=1)["src_drop"].max() > 0.05
+
+
+def test_a_time_limit_leaves_out_the_models_that_would_start_after_it(posts: pd.DataFrame,
+                                                                       tmp_path: Path, caplog) -> None:
+    """With no time at all, each stage still fits its first model and leaves the others out,
+    naming them; the blend and the predictions work with what was fitted."""
+    import logging
+
+    recipe = Recipe.model_validate({**RECIPE, "pseudo": {"rounds": 1}})
+    with caplog.at_level(logging.WARNING, logger="popfusion"):
+        model = PopFusion(recipe, cache_dir=tmp_path / "cache").fit(posts, time_limit=0.0)
+    assert list(model.final_.models) == model.validation_.models == ["lgb_all"]
+    assert "ridge_user" not in model.validation_.scores and len(model.validation_.rounds) == 1
+    said = caplog.text
+    assert "time limit: ridge_user not fitted in round 0" in said
+    assert "pseudo-label rounds 1 to 1 not run" in said
+    assert model.predict(posts[posts["split"] == "test"].head(5)).notna().all()

@@ -28,6 +28,7 @@ from popfusion.data.schema import check_trainable
 from popfusion.data.synthetic import cache_dir as default_cache
 from popfusion.features.base import DAY, FeatureBlock, labelled_mask, utc_seconds
 from popfusion.features.pipeline import applicable, build_features, make_block
+from popfusion.names import family, human
 from popfusion.recipe import Recipe, check, load_recipe
 from popfusion.training.ensemble import Stage
 from popfusion.training.splits import chronological_holdout
@@ -68,7 +69,11 @@ class PopFusion(BaseEstimator):
 
     # -- fitting ------------------------------------------------------------------------------
 
-    def fit(self, posts: pd.DataFrame) -> PopFusion:
+    def fit(self, posts: pd.DataFrame, time_limit: float | None = None) -> PopFusion:
+        """Train on ``posts`` (labelled rows train, the rest are predicted). With
+        ``time_limit`` (seconds, features included), models that would start after it are
+        left out and named in the log (70% of it for the validation stage); a fit under way
+        is not stopped, so a run can overrun by its longest single fit."""
         check_trainable(posts)
         posts = posts.reset_index(drop=True)
         labelled = labelled_mask(posts)
@@ -81,7 +86,7 @@ class PopFusion(BaseEstimator):
                               label=posts["label"].where(~holdout))
         is_test = (posts["split"] == "test").to_numpy()
         checkpoints = Path(self.checkpoints) if self.checkpoints is not None else None
-        trainer = Trainer(self.recipe, checkpoints)
+        trainer = Trainer(self.recipe, checkpoints, time_limit)
         clock = _Clock()
         self.feature_summary_: dict[str, list[dict]] = {}
         stage, _ = self._stage(hidden, is_test, fitted=False)
@@ -164,6 +169,7 @@ class PopFusion(BaseEstimator):
         for name, s in v.scores.items():
             oof = v.oof_scores.get(name, {})
             rows.append({"model": name, "holdout_src": s["src"]["value"], "holdout_mae": s["mae"]["value"],
+                         "holdout_src_low": s["src"].get("low"), "holdout_src_high": s["src"].get("high"),
                          "oof_src": oof.get("src"), "oof_mae": oof.get("mae"),
                          "fit_seconds_validation": v.seconds.get(name),
                          "fit_seconds_final": self.final_.seconds.get(name),
@@ -182,6 +188,49 @@ class PopFusion(BaseEstimator):
         pred = self.predict(posts[labelled])
         return metrics.bootstrap(posts.loc[labelled, "label"].to_numpy(float), pred.to_numpy(),
                                  n=self.recipe.bootstrap or 200, seed=self.recipe.seed)
+
+    def feature_importance(self, posts: pd.DataFrame | None = None, by: str = "feature", top: int = 30,
+                           repeats: int = 5, rows: int = 5000) -> pd.DataFrame:
+        """Permutation importance on one scale for every model: how much the final
+        prediction's SRC drops when a feature's values (``by="feature"``: the ``top``
+        features the models weigh most) or a whole family's (``by="family"``) are shuffled
+        among the posts, ``repeats`` times, with the mean drop and a 95% interval over the
+        repeats. By default on the hold-out, through the validation stage's models, which
+        never saw a hold-out label; or on labelled ``posts`` through the final models
+        (posts they were not trained on, or the numbers are in-sample)."""
+        if by not in ("feature", "family"):
+            raise ValueError(f"by={by!r}: give 'feature' or 'family'")
+        if posts is None:
+            X = self.validation_.holdout_X
+            y = self.validation_.predictions["label"].reindex(X.index).to_numpy(float)
+
+            def predict(frame: pd.DataFrame) -> np.ndarray:
+                return self.validation_.predict_holdout(frame)["final"].to_numpy()
+        else:
+            posts = posts[posts["label"].notna()]
+            X, y = self.features(posts), posts["label"].to_numpy(float)
+            times, texts = utc_seconds(posts["posted_at"]), _texts(posts)
+
+            def predict(frame: pd.DataFrame) -> np.ndarray:
+                return self.final_.predict(frame, times, texts)["final"].to_numpy()
+        if len(X) > rows:
+            keep = np.sort(np.random.default_rng(self.recipe.seed).choice(len(X), rows, replace=False))
+            X, y = X.iloc[keep], y[keep]
+        groups = self._importance_groups(X.columns, by, top)
+        return permutation_drop(X, y, predict, groups, repeats, self.recipe.seed)
+
+    def _importance_groups(self, columns: pd.Index, by: str, top: int) -> dict[str, list[str]]:
+        if by == "family":
+            out: dict[str, list[str]] = {}
+            for c in columns:
+                out.setdefault(family(c), []).append(c)
+            return out
+        weights = self.leaderboard().set_index("model")["blend_weight"].fillna(0)
+        score = pd.Series(0.0, index=columns)
+        for name, imp in self.final_.importance.items():
+            if imp is not None and imp.sum() > 0:
+                score = score.add(weights.get(name, 0) * imp / imp.sum(), fill_value=0)
+        return {c: [c] for c in score.sort_values(ascending=False).index[:top] if c in columns}
 
     def fit_summary(self) -> dict:
         """What the fit did, in plain values: data, seconds per stage, the decisions the
@@ -209,6 +258,28 @@ class PopFusion(BaseEstimator):
                              f"{FORMAT}. Rerun `popfusion run` on its data: the feature cache and the "
                              "finished models' checkpoints are reused")
         return model
+
+
+def permutation_drop(X: pd.DataFrame, y: np.ndarray, predict, groups: dict[str, list[str]], repeats: int,
+                     seed: int) -> pd.DataFrame:
+    """Mean SRC drop (and its 2.5-97.5% range over ``repeats``) when each group's columns
+    are shuffled together across rows."""
+    from scipy.stats import spearmanr
+
+    base = spearmanr(y, predict(X)).statistic
+    rng = np.random.default_rng(seed)
+    rows = []
+    for name, cols in groups.items():
+        drops = []
+        for _ in range(repeats):
+            order = rng.permutation(len(X))
+            shuffled = X.copy()
+            shuffled[cols] = X[cols].to_numpy()[order]
+            drops.append(base - spearmanr(y, predict(shuffled)).statistic)
+        rows.append({"name": name, "human": human(name) if name in X.columns else name,
+                     "family": family(cols[0]), "src_drop": float(np.mean(drops)),
+                     "low": float(np.percentile(drops, 2.5)), "high": float(np.percentile(drops, 97.5))})
+    return pd.DataFrame(rows).sort_values("src_drop", ascending=False, ignore_index=True)
 
 
 class _Clock:

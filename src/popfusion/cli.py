@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from pathlib import Path
 from typing import Annotated
 
+import numpy as np
 import pandas as pd
 import typer
 from rich.logging import RichHandler
@@ -21,8 +23,9 @@ from popfusion.data.table import load
 from popfusion.options import JsonOption, QuietOption, VerboseOption
 from popfusion.progress import console, results
 
+log = logging.getLogger("popfusion.cli")
 app = typer.Typer(help="Predict how popular a social media post will be.", no_args_is_help=True,
-                  pretty_exceptions_show_locals=False)
+                  pretty_exceptions_enable=False)
 data_app = typer.Typer(help="Read, check, describe and generate datasets.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 features_app = typer.Typer(help="Build the feature blocks a recipe asks for.", no_args_is_help=True)
@@ -52,6 +55,8 @@ def main(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log more (debug lines).")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Results and errors only.")] = False,
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True)] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show the traceback of an error (anywhere on "
+                                                        "the command line).")] = False,
 ) -> None:
     """Results go to stdout; log lines, progress bars, warnings and errors to stderr.
     Exit codes: 0 done, 1 the work failed (bad data, a failed fit), 2 a usage error (an
@@ -63,6 +68,23 @@ def main(
     logging.basicConfig(level=logging.WARNING, format="%(message)s", handlers=[handler], force=True)
     level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
     logging.getLogger("popfusion").setLevel(level)
+
+
+def cli() -> None:
+    """The ``popfusion`` command. An error that escapes a command (a bug, a fit that fails
+    on data no check foresaw) is one line on stderr and exit 1, not a traceback; ``--debug``
+    anywhere on the command line shows the traceback instead."""
+    debug = "--debug" in sys.argv[1:]
+    if debug:
+        sys.argv.remove("--debug")
+    try:
+        app()
+    except Exception as err:  # SystemExit (what click and typer.Exit raise) is not an Exception
+        if debug:
+            raise
+        console.print(f"[bold red]error:[/] {type(err).__name__}: {err}\n(run the same command with --debug "
+                      "for the traceback; if the error is popfusion's own, please report it)")
+        sys.exit(1)
 
 
 def _load(path: Path | None, column_map: str | None, image_root: Path | None,
@@ -129,9 +151,22 @@ def data_synth(
                   f"(noise-free scores in {synthetic.TRUTH})")
 
 
+DataArgument = Annotated[Path | None, typer.Argument(help="SMPD folder or CSV/Parquet/JSONL file (or --data).",
+                                                     show_default=False)]
+DataOption = Annotated[Path | None, typer.Option("--data", help="The dataset, as on run and predict.")]
+
+
+def _data_path(path: Path | None, data: Path | None) -> Path | None:
+    """The dataset given by position or by --data (the same name as on run and predict)."""
+    if path is not None and data is not None and path != data:
+        raise typer.BadParameter(f"two datasets given ({path} and --data {data}); give one")
+    return path or data
+
+
 @data_app.command("validate")
 def data_validate(
-    path: Annotated[Path, typer.Argument(help="SMPD folder or CSV/Parquet/JSONL file.")],
+    path: DataArgument = None,
+    data: DataOption = None,
     column_map: MapOption = None,
     image_root: ImageRootOption = None,
     crawled: CrawledOption = None,
@@ -141,6 +176,9 @@ def data_validate(
     quiet: QuietOption = False,
 ) -> None:
     """Read a dataset and check it against the canonical schema."""
+    path = _data_path(path, data)
+    if path is None:
+        raise typer.BadParameter("give the dataset to check (a path or --data)")
     table = _load(path, column_map, image_root, crawled, time_format)
     splits = {str(k): int(v) for k, v in table["split"].value_counts().items()}
     try:
@@ -162,7 +200,9 @@ def data_validate(
 
 @data_app.command("describe")
 def data_describe(
-    path: Annotated[Path | None, typer.Argument(help="Dataset; default: the built-in sample.")] = None,
+    path: Annotated[Path | None, typer.Argument(help="Dataset (or --data); default: the built-in sample.",
+                                                show_default=False)] = None,
+    data: DataOption = None,
     column_map: MapOption = None,
     image_root: ImageRootOption = None,
     crawled: CrawledOption = None,
@@ -173,7 +213,7 @@ def data_describe(
     quiet: QuietOption = False,
 ) -> None:
     """Row counts, missing values, labels, posts per user, time span, drift, crawl lag."""
-    table = _load(path, column_map, image_root, crawled, time_format)
+    table = _load(_data_path(path, data), column_map, image_root, crawled, time_format)
     summary = describe_mod.describe(table)
     if as_json:
         _print_json(summary)
@@ -235,6 +275,28 @@ def recipes_show(name: Annotated[str, typer.Argument(help="A preset name.")],
     print(resources.files("popfusion.recipes").joinpath(f"{name}.yaml").read_text(), end="")
 
 
+@recipes_app.command("reference")
+def recipes_reference(verbose: VerboseOption = False, quiet: QuietOption = False) -> None:
+    """Every feature block and model a recipe can name, with its parameters and defaults,
+    as Markdown (docs/reference.md is this output)."""
+    print(reference_text(), end="")
+
+
+def reference_text() -> str:
+    from popfusion.features.pipeline import BLOCKS
+    from popfusion.models.zoo import MODELS
+    from popfusion.registry import reference
+    from popfusion.training.ensemble import GROUPS
+
+    groups = "\n".join(f"| `{g}` | {', '.join(f'`{p}*`' for p in prefixes)} |"
+                       for g, prefixes in GROUPS.items())
+    blocks = reference(BLOCKS, "Feature blocks (features: [{block: NAME, params: {...}}])")
+    models = reference(MODELS, "Models (models: [{name: ..., model: NAME, features: [...], params: {...}}])")
+    return (f"# Recipe reference\n\nGenerated by `popfusion recipes reference` from the code's signatures and "
+            f"docstrings.\n\n{blocks}\n{models}\n"
+            f"## Feature groups (a model's `features`)\n\n| group | columns |\n|---|---|\n{groups}\n")
+
+
 @recipes_app.command("check")
 def recipes_check(path: Annotated[str, typer.Argument(help="A recipe YAML file (or a preset name).")],
                   verbose: VerboseOption = False, quiet: QuietOption = False) -> None:
@@ -294,6 +356,11 @@ def run(
     image_root: ImageRootOption = None,
     crawled: CrawledOption = None,
     time_format: TimeFormatOption = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed (default: the recipe's).")] = None,
+    time_limit: Annotated[float | None, typer.Option(
+        help="Seconds for training: models that would start later are left out, and named.")] = None,
+    cache: Annotated[Path | None, typer.Option(help="Feature cache folder (default: the recipe's, "
+                                                    "else <popfusion cache>/features).")] = None,
     as_json: JsonOption = False,
     verbose: VerboseOption = False,
     quiet: QuietOption = False,
@@ -304,6 +371,8 @@ def run(
     from popfusion.runs import RunFolderError, check_out, write_run
 
     spec = _recipe(recipe)
+    if seed is not None:
+        spec = spec.model_copy(update={"seed": seed})
     run_dir = out or Path("runs") / spec.name
     try:
         check_out(run_dir)
@@ -316,7 +385,7 @@ def run(
     except DataError as err:
         console.print(f"[bold red]error:[/] {err}")
         raise typer.Exit(1) from None
-    model = PopFusion(spec, checkpoints=run_dir / "checkpoints").fit(posts)
+    model = PopFusion(spec, cache_dir=cache, checkpoints=run_dir / "checkpoints").fit(posts, time_limit)
     try:
         write_run(model, run_dir, str(data or spec.data.path or "the built-in sample"))
     except RunFolderError as err:
@@ -393,6 +462,12 @@ def evaluate(
     pred: Annotated[Path, typer.Argument(help="Predictions: submission JSON, or CSV/Parquet with post_id "
                                               "and popularity_score (or prediction).")],
     truth: Annotated[Path, typer.Argument(help="Labels: CSV/Parquet with post_id and label, or a dataset.")],
+    column_map: Annotated[str | None, typer.Option(
+        "--map", help="Which columns of the labels file are the post id and the label, e.g. "
+                      "id=tweet_id,label=likes")] = None,
+    column: Annotated[str | None, typer.Option(
+        help="The prediction file's column to score, e.g. lgb_all in a run's test_predictions.parquet "
+             "(default: popularity_score, final_drift or prediction)")] = None,
     bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples for intervals.")] = 200,
     as_json: JsonOption = False,
     verbose: VerboseOption = False,
@@ -403,7 +478,11 @@ def evaluate(
     and ids on one side only are counted, never scored silently."""
     from popfusion import metrics
 
-    preds, labels = _read_predictions(pred), _read_labels(truth)
+    try:
+        preds, labels = _read_predictions(pred, column), _read_labels(truth, column_map)
+    except DataError as err:
+        console.print(f"[bold red]error:[/] {err}")
+        raise typer.Exit(1) from None
     for frame, path in ((preds, pred), (labels, truth)):
         duplicated = frame["post_id"][frame["post_id"].duplicated()]
         if len(duplicated):
@@ -444,14 +523,37 @@ def _plain(value):
     return value.item() if hasattr(value, "item") else str(value)
 
 
-def _read_predictions(path: Path) -> pd.DataFrame:
+PREDICTION_COLUMNS = ("popularity_score", "final_drift", "prediction")
+
+
+def _read_predictions(path: Path, column: str | None = None) -> pd.DataFrame:
+    """post_id and popularity_score from a submission or a table of predictions."""
     from popfusion.submission import read_submission
 
     if path.suffix == ".json":
+        if column is not None:
+            raise DataError("--column reads a CSV or Parquet file of predictions, not a submission",
+                            source=str(path))
         return read_submission(path)
-    frame = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path, dtype={"post_id": str})
-    frame = frame.rename(columns={"prediction": "popularity_score", "final_drift": "popularity_score"})
-    return _plain_ids(frame[["post_id", "popularity_score"]])
+    frame = _read_table(path)
+    choice = column or next((c for c in PREDICTION_COLUMNS if c in frame), None)
+    if choice is None or choice not in frame:
+        raise DataError(f"{'no column ' + repr(column) if column else 'no prediction column'}; the file has "
+                        f"{', '.join(map(str, frame.columns))}: name one with --column", source=str(path))
+    ids = "post_id" if "post_id" in frame else "pid" if "pid" in frame else None
+    if ids is None:
+        raise DataError(f"no post_id column; the file has {', '.join(map(str, frame.columns))}",
+                        source=str(path))
+    return _plain_ids(frame[[ids, choice]].set_axis(["post_id", "popularity_score"], axis=1))
+
+
+def _read_table(path: Path) -> pd.DataFrame:
+    if not path.is_file():
+        raise DataError("file not found", source=str(path))
+    try:
+        return pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path, dtype=str)
+    except (ValueError, OSError, pd.errors.ParserError) as err:
+        raise DataError(f"cannot read it: {err}", source=str(path)) from None
 
 
 def _plain_ids(frame: pd.DataFrame) -> pd.DataFrame:
@@ -459,10 +561,28 @@ def _plain_ids(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.assign(post_id=frame["post_id"].astype(str).str.removeprefix("post"))
 
 
-def _read_labels(path: Path) -> pd.DataFrame:
+def _read_labels(path: Path, column_map: str | None = None) -> pd.DataFrame:
+    """post_id and label from a labels table (``column_map`` names their columns) or a
+    dataset folder."""
+    from popfusion.data.table import parse_column_map
+
     if path.is_dir():
         table = _load(path, None, None)
         return _plain_ids(table.loc[table["label"].notna(), ["post_id", "label"]])
-    frame = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path, dtype={"post_id": str})
-    frame = frame.rename(columns={"pid": "post_id"})
-    return _plain_ids(frame[["post_id", "label"]])
+    frame = _read_table(path)
+    ids = "pid" if "pid" in frame and "post_id" not in frame else "post_id"
+    mapping = {"post_id": ids, "label": "label", **parse_column_map(column_map)}
+    absent = [f"{mapping[k]} ({k})" for k in ("post_id", "label") if mapping[k] not in frame]
+    if absent:
+        raise DataError(f"no column {', '.join(absent)}; the file has {', '.join(map(str, frame.columns))}: "
+                        "name them with --map, e.g. --map id=<column>,label=<column>", source=str(path))
+    labels = frame[[mapping["post_id"], mapping["label"]]].set_axis(["post_id", "label"], axis=1)
+    written = labels["label"].astype("string").str.strip().fillna("")
+    values = pd.to_numeric(written.where(written != ""), errors="coerce")
+    bad = np.flatnonzero(values.isna() & (written != ""))
+    if len(bad):
+        raise DataError(f"label {written.iloc[bad[0]]!r} is not a number ({len(bad)} such rows)",
+                        source=str(path), row=int(bad[0]), field=mapping["label"])
+    if values.isna().any():
+        log.info("%s: %d rows without a label are not scored", path, values.isna().sum())
+    return _plain_ids(labels.assign(label=values)[values.notna()])

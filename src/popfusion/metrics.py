@@ -27,8 +27,11 @@ def score(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
 
 def bootstrap(y: np.ndarray, pred: np.ndarray, n: int = 200, seed: int = 0,
               level: float = 0.95) -> dict[str, dict[str, float]]:
-    """Each metric with a percentile bootstrap interval over resampled posts."""
+    """Each metric with a percentile bootstrap interval over resampled posts (``n=0``: no
+    interval, NaN bounds)."""
     y, pred = np.asarray(y, float), np.asarray(pred, float)
+    if n == 0:
+        return {m: {"value": v, "low": float("nan"), "high": float("nan")} for m, v in score(y, pred).items()}
     rng = np.random.default_rng(seed)
     draws = [score(y[idx], pred[idx]) for idx in rng.integers(0, len(y), (n, len(y)))]
     point = score(y, pred)

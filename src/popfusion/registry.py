@@ -29,3 +29,18 @@ def did_you_mean(name: str, known: Iterable[str]) -> str:
     """" (did you mean 'x'?)" for the closest known name, or nothing."""
     close = get_close_matches(str(name), list(known), n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def reference(registry: dict[str, type], title: str) -> str:
+    """A Markdown reference of every entry of ``registry``: its recipe name, what its
+    docstring says, and each parameter with its default, from the code itself."""
+    parts = [f"## {title}", ""]
+    for name, cls in registry.items():
+        doc = inspect.cleandoc(cls.__doc__ or "").strip()
+        parts += [f"### `{name}`", "", doc or "(no description)", ""]
+        params = [p for p in inspect.signature(cls.__init__).parameters.values() if p.name != "self"]
+        if params:
+            parts += ["| parameter | default |", "|---|---|"]
+            parts += [f"| `{p.name}` | `{p.default!r}` |" for p in params]
+            parts.append("")
+    return "\n".join(parts)

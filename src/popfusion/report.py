@@ -18,7 +18,7 @@ import pandas as pd
 import yaml
 
 from popfusion.atomic import atomic_write
-from popfusion.names import family, human
+from popfusion.plots import date_axis
 
 FORWARD = (" and, where they disagree, held to its forward-in-time predictions for the hold-out (least"
            " worst-case regret over the two)")
@@ -72,8 +72,11 @@ def _formatted(row: dict) -> dict:
     def number(value, digits: int) -> str:
         return "" if value is None or (isinstance(value, float) and np.isnan(value)) else f"{value:.{digits}f}"
 
+    interval = (f" [{row['holdout_src_low']:.3f}, {row['holdout_src_high']:.3f}]"
+                if number(row.get("holdout_src_low"), 3) else "")
     return {"model": row["model"], **{k: number(row[k], 4) for k in ("holdout_src", "holdout_mae", "oof_src",
                                                                       "oof_mae", "blend_weight")},
+            "holdout_src_interval": interval,
             **{k: number(row[k], 1) for k in ("fit_seconds_validation", "fit_seconds_final")}}
 
 
@@ -94,15 +97,6 @@ def _png(fig) -> str | None:
     fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
     plt.close(fig)
     return base64.b64encode(buf.getvalue()).decode()
-
-
-def _dates(ax) -> None:
-    """Readable date ticks at any span, days to decades."""
-    import matplotlib.dates as mdates
-
-    locator = mdates.AutoDateLocator(maxticks=10)
-    ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
 
 
 def _times(series: pd.Series) -> pd.Series:
@@ -134,7 +128,7 @@ def _drift(hold: pd.DataFrame):
     ax.axhline(0, color="#999", lw=0.8)
     ax.set(ylabel="label units", title="hold-out residual over time")
     ax.legend(loc="best", fontsize=8)
-    _dates(ax)
+    date_axis(ax)
     return fig
 
 
@@ -153,7 +147,7 @@ def _holdout(hold: pd.DataFrame):
     over = _by_period(hold["posted_at"], err.abs())
     a3.plot(over.index, over["mean"], "o-", ms=3, color="#4c72b0")
     a3.set(ylabel="mean absolute error", title="error over time")
-    _dates(a3)
+    date_axis(a3)
     fig.tight_layout()
     return fig
 
@@ -188,7 +182,7 @@ def _test_period(model):
         a1.plot(band.index, band["mean"], color=color, label=f"{name}: mean, 10-90%")
     a1.legend(fontsize=8)
     a1.set(title="over time", ylabel="popularity")
-    _dates(a1)
+    date_axis(a1)
     bins = np.linspace(min(train["label"].min(), test["final_drift"].min()),
                        max(train["label"].max(), test["final_drift"].max()), 50)
     a2.hist(train["label"], bins=bins, density=True, alpha=0.5, color="#999999", label="training labels")
@@ -200,26 +194,26 @@ def _test_period(model):
 
 
 def _importance(model):
-    """The most weighed model's importance (gain for trees, |coefficient| for linear
-    ones) as shares, top features by human name and summed by family."""
-    importance = {k: v for k, v in model.final_.importance.items() if v is not None and len(v) and v.sum() > 0}
-    if not importance:
+    """Permutation importance on the hold-out, one scale for every model (SRC lost when a
+    feature, or a whole family, is shuffled), with the 95% range over the repeats."""
+    features = model.feature_importance(top=20, repeats=3)
+    families = model.feature_importance(by="family", repeats=3)
+    if features.empty:
         return None, "", []
-    weights = model.leaderboard().set_index("model")["blend_weight"]
-    name = max(importance, key=lambda k: (weights.get(k, 0) or 0, len(importance[k])))
-    share = importance[name] / importance[name].sum()
     import matplotlib.pyplot as plt
 
-    top = share.head(20)[::-1]
-    families = share.groupby([family(c) for c in share.index]).sum().sort_values()
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(14, 6), gridspec_kw={"width_ratios": [3, 2]})
-    a1.barh([human(c) for c in top.index], top.to_numpy(), color="#8172b2")
-    a1.set(title="top features (share)", xlabel="share of importance")
-    a1.tick_params(axis="y", labelsize=8)
-    a2.barh(families.index, families.to_numpy(), color="#64b5cd")
-    a2.set(title="by family", xlabel="share of importance")
+    for ax, frame, title in ((a1, features, "top features"), (a2, families, "by family")):
+        frame = frame[::-1]
+        errors = [frame["src_drop"] - frame["low"], frame["high"] - frame["src_drop"]]
+        ax.barh(frame["human"], frame["src_drop"], xerr=errors, color="#8172b2", ecolor="#555")
+        ax.axvline(0, color="#999", lw=0.8)
+        ax.set(title=f"{title}: SRC lost when shuffled", xlabel="hold-out SRC lost")
+        ax.tick_params(axis="y", labelsize=8)
     fig.tight_layout()
-    rows = [{"feature": human(c), "column": c, "family": family(c), "share": f"{v:.3f}"}
-            for c, v in share.head(10).items()]
-    return fig, (f"From {name}, the model with the largest blend weight; its own measure (split gain for "
-                 "trees, absolute coefficient for linear models), as shares of its total."), rows
+    rows = [{"feature": r.human, "column": r.name, "family": r.family,
+             "share": f"{r.src_drop:.4f} [{r.low:.4f}, {r.high:.4f}]"} for r in features.head(10).itertuples()]
+    note = ("Permutation importance on the hold-out, through the validation stage's models (which never saw "
+            "a hold-out label): the hold-out SRC lost when a feature, or every feature of a family, is "
+            "shuffled across posts; 3 shuffles, 95% range in brackets; one scale for every model.")
+    return fig, note, rows

@@ -13,6 +13,7 @@ import pandas as pd
 
 from popfusion.data.columns import KINDS, as_dates, as_numbers, infer_types
 from popfusion.data.schema import is_vector_column, missing_mask
+from popfusion.plots import date_axis
 
 LEAK_SRC = 0.9  # a column that ranks the labels this well was likely measured after posting
 
@@ -145,7 +146,8 @@ def label_by_time_decile(labelled: pd.DataFrame) -> list[float]:
 
 
 def plot(table: pd.DataFrame, path: str | Path) -> Path:
-    """A PNG with the label histogram and the monthly mean label with post counts."""
+    """A PNG with the label histogram and, by month, the training and test posts and the
+    mean label, on a date axis that stays readable at any span."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -158,18 +160,24 @@ def plot(table: pd.DataFrame, path: str | Path) -> Path:
         ax1.hist(labelled["label"], bins=60, color="#4c72b0")
     ax1.set(title="Label distribution", xlabel="popularity score", ylabel="posts")
     if "posted_at" in table:
-        month = table["posted_at"].dt.tz_convert(None).dt.to_period("M")
-        counts = month.value_counts().sort_index()
-        x = {p: i for i, p in enumerate(counts.index)}
-        ax2.bar(list(x.values()), counts.to_numpy(), color="#dddddd")
-        ax2.set_xticks(list(x.values()), [str(p) for p in x])
+        month = table["posted_at"].dt.tz_convert(None).dt.to_period("M").dt.to_timestamp()
+        split = table["split"] if "split" in table else pd.Series("train", index=table.index)
+        counts = pd.crosstab(month, split).sort_index()
+        width = 25 if len(counts) < 60 else 300  # days: months side by side, or years
+        bottom = None
+        for name, color in (("train", "#bbbbbb"), ("test", "#8fb3d9")):
+            if name in counts:
+                ax2.bar(counts.index, counts[name], width=width, bottom=bottom, color=color,
+                        label=f"{name} posts")
+                bottom = counts[name] if bottom is None else bottom + counts[name]
         ax2.set_ylabel("posts")
+        ax2.legend(loc="upper left", fontsize=8)
         if len(labelled):
             means = labelled["label"].groupby(month[labelled.index]).mean()
             twin = ax2.twinx()
-            twin.plot([x[p] for p in means.index], means.to_numpy(), "o-", color="#c44e52")
+            twin.plot(means.index, means.to_numpy(), "o-", ms=3, color="#c44e52")
             twin.set_ylabel("mean label", color="#c44e52")
-        ax2.tick_params(axis="x", rotation=60, labelsize=7)
+        date_axis(ax2)
     ax2.set_title("Posts and mean label by month")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)

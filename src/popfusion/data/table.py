@@ -56,17 +56,20 @@ def _pair(item: str) -> tuple[str, str]:
 
 
 def load(
-    path: str | Path,
+    path: str | Path | pd.DataFrame,
     column_map: str | dict[str, str] | None = None,
     image_root: str | Path | None = None,
     vectors: bool = True,
     crawled: str | Path | None = None,
     time_format: str | None = None,
 ) -> pd.DataFrame:
-    """Load posts from an SMPD folder or a CSV / Parquet / JSON Lines file, with the
-    crawled user totals from ``crawled`` (the output of ``popfusion crawl users``).
-    ``time_format``: ``dayfirst``, ``monthfirst`` or a strptime format for dates whose
-    order the values leave open."""
+    """Load posts from an SMPD folder, a CSV / Parquet / JSON Lines file or a DataFrame
+    already in memory (mapped and checked as a file is), with the crawled user totals from
+    ``crawled`` (the output of ``popfusion crawl users``). ``time_format``: ``dayfirst``,
+    ``monthfirst`` or a strptime format for dates whose order the values leave open."""
+    if isinstance(path, pd.DataFrame):
+        posts = from_frame(path, column_map, image_root, time_format)
+        return join_crawled(posts, crawled) if crawled is not None else posts
     path = Path(path)
     if path.is_dir():
         if not is_smpd_folder(path):
@@ -91,34 +94,42 @@ def read_posts(
     (default: the file's folder). Row numbers in errors count data rows from 0.
     """
     path = Path(path)
-    raw = _read_raw(path)
+    return from_frame(_read_raw(path), column_map, image_root or path.parent, time_format, str(path))
+
+
+def from_frame(raw: pd.DataFrame, column_map: str | dict[str, str] | None = None,
+               image_root: str | Path | None = None, time_format: str | None = None,
+               source: str = "the DataFrame") -> pd.DataFrame:
+    """A table of posts as read from a file (``source`` names it in errors), mapped onto
+    the canonical table and checked; relative image paths resolve against ``image_root``
+    (default: the working folder)."""
     mapping = parse_column_map(column_map)
     absent = [src for src in mapping.values() if src not in raw.columns]
     if absent:
         raise DataError(f"column(s) {', '.join(map(repr, absent))} not in the file; it has "
-                        f"{', '.join(map(str, raw.columns))}", source=str(path))
+                        f"{', '.join(map(str, raw.columns))}", source=source)
     renamed = raw.rename(columns={src: dst for dst, src in mapping.items()})
     renamed = renamed.loc[:, ~renamed.columns.duplicated(keep="last")]
     missing = [c for c in schema.REQUIRED if c not in renamed.columns]
     if missing:
         raise DataError(f"required column(s) {', '.join(missing)} missing; map them with "
                         f"--map, e.g. --map {missing[0]}=<column> (file has "
-                        f"{', '.join(map(str, raw.columns))})", source=str(path))
-    table = schema.coerce(renamed, source=str(path), time_format=time_format)
+                        f"{', '.join(map(str, raw.columns))})", source=source)
+    table = schema.coerce(renamed, source=source, time_format=time_format)
     if "split" not in table.columns:
         labelled = table["label"].notna() if "label" in table.columns else False
         if "label" in table.columns and not labelled.all():
             written = renamed["label"].astype("string").str.strip().fillna("").ne("")
             markers = int((~labelled & written).sum())  # not empty, yet no label: 'NaN', 'None', ...
             marked = f" ({markers} hold a missing marker such as 'NaN' or 'None')" if markers else ""
-            log.info("%s: %d of %d rows have no label and are posts to predict%s", path, (~labelled).sum(),
+            log.info("%s: %d of %d rows have no label and are posts to predict%s", source, (~labelled).sum(),
                      len(table), marked)
         table.insert(0, "split", pd.Series(np.where(labelled, "train", "test"), index=table.index,
                                            dtype="string"))
     if "image_path" in table.columns:
-        table["image_path"] = _resolve(table["image_path"], Path(image_root or path.parent))
+        table["image_path"] = _resolve(table["image_path"], Path(image_root or "."))
     table = table[schema.canonical_order(table.columns)]
-    return schema.validate(table, source=str(path))
+    return schema.validate(table, source=source)
 
 
 def _read_raw(path: Path) -> pd.DataFrame:

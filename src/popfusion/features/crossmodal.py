@@ -18,6 +18,10 @@ from popfusion.features.text import field_texts, make_encoder
 
 
 class CrossModal(FeatureBlock):
+    """Cosine similarities image-title, image-tags and title-tags: in CLIP's space with
+    ``clip_model`` (a hub name or local folder), else through a ridge projection of the
+    default image embedding into the default text space, learned without labels."""
+
     name = "xmodal"
     version = 2  # the image-to-text projection learns from every post with an image, not only training ones
 

@@ -15,6 +15,10 @@ from popfusion.models.torchfit import NetRegressor, seed_everything, shuffled_ba
 
 
 class DaeCnn(NetRegressor):
+    """A denoising autoencoder (swap noise, ``swap`` share of cells) pretrained on every
+    row's features, the rows to predict included (no labels), then a 1D-CNN head on its
+    ``code``-wide encoding, as in the SMP solutions."""
+
     kind = "dae_cnn"
 
     def __init__(self, code: int = 128, swap: float = 0.15, dae_epochs: int = 15, epochs: int = 30,

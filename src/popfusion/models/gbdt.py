@@ -12,6 +12,10 @@ from popfusion.models.base import Model, categorical_columns
 
 
 class LightGBM(Model):
+    """LightGBM gradient-boosted trees; category codes with at most ``max_categories``
+    values as native categoricals, early stopping on the latest rows of each fold, and
+    ``device: auto`` (CUDA where there is one and this LightGBM build has it)."""
+
     kind = "lightgbm"
 
     def __init__(self, n_estimators: int = 2000, learning_rate: float = 0.03, num_leaves: int = 63,

@@ -10,6 +10,9 @@ from popfusion.models.base import Model, Preprocessor
 
 
 class Ridge(Model):
+    """An L2-penalised linear regression (penalty ``alpha``) on imputed, standardised
+    features with missing-value flags."""
+
     kind = "ridge"
 
     def __init__(self, alpha: float = 10.0) -> None:

@@ -7,6 +7,9 @@ from popfusion.models.torchfit import NetRegressor, seed_everything
 
 
 class MLP(NetRegressor):
+    """A multilayer perceptron (``hidden`` widths, batch norm, SiLU, dropout) trained with
+    AdamW on a Huber loss, early stopped on the fold's latest rows."""
+
     kind = "mlp"
 
     def __init__(self, hidden: tuple[int, ...] = (256, 128), dropout: float = 0.1, epochs: int = 30,

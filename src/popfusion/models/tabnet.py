@@ -18,6 +18,9 @@ from popfusion.training.target import LabelTransform
 
 
 class TabNet(Model):
+    """TabNet (pytorch-tabnet) with self-supervised pretraining on half the rows, then
+    fitted as a regressor; ``width`` is both n_d and n_a."""
+
     kind = "tabnet"
 
     def __init__(self, width: int = 16, steps: int = 3, pretrain_epochs: int = 10, epochs: int = 40,

@@ -20,6 +20,9 @@ PREDICT_BATCH = 64
 
 
 class TextRegressor(Model):
+    """A transformer encoder (``model``: a hub name or a local folder) fine-tuned with a
+    regression head on each post's title and tags."""
+
     kind = "text_regressor"
 
     def __init__(self, model: str = "", max_length: int = 48, epochs: int = 2, batch_size: int = 32,

@@ -101,7 +101,8 @@ class Round:
     """One round of tier-1 fits: ``oof`` has every model's and tier's out-of-fold
     prediction of the labelled rows, ``test`` the same for the rows to predict; ``blend``
     was fitted on ``oof``'s tier-1 columns; per model, the budget its refit ran with, its
-    fit seconds (folds and refit) and feature importance."""
+    fit seconds (folds and refit), its feature importance and the refit itself (which
+    predicted ``test``)."""
 
     models: list[str]
     oof: pd.DataFrame
@@ -110,6 +111,18 @@ class Round:
     budgets: dict[str, dict]
     seconds: dict[str, float]
     importance: dict[str, pd.Series | None]
+    refits: dict[str, Model]
+
+
+def blended(specs: list[Spec], models: dict[str, Model], target: LabelTransform, blend: TieredBlend,
+            X: pd.DataFrame, texts: pd.Series | None = None) -> pd.DataFrame:
+    """Every model's and tier's prediction of the rows of ``X``: each model on its feature
+    groups' columns, back on the label's scale, read through ``blend``."""
+    tier1 = {}
+    for spec in specs:
+        z = models[spec.name].predict(select(X, feature_columns(X.columns, spec.features)), texts=texts)
+        tier1[spec.name] = target.inverse(np.asarray(z, float))
+    return blend.predict(pd.DataFrame(tier1, index=X.index))
 
 
 def blend_of(specs: list[Spec], fusion: str, mae_weight: float) -> TieredBlend:
@@ -157,6 +170,10 @@ class Ensemble:
     seed: int = 0
     checkpoints: Path | None = None
     prune: bool = True  # pseudo-label rounds fit only the models the last round's blend weighs
+    deadline: float | None = None  # time.monotonic() after which no model starts fitting
+
+    def late(self) -> bool:
+        return self.deadline is not None and time.monotonic() > self.deadline
 
     def fit(self, stage: Stage, pseudo_rounds: int = 0, pseudo_share: float = 0.3) -> Ensemble:
         """Round 0 on the labelled rows, then ``pseudo_rounds`` more, each adding the
@@ -168,6 +185,9 @@ class Ensemble:
         self.rounds_: list[Round] = []
         chosen = np.zeros(len(stage.X_test), bool)
         for rnd in range(pseudo_rounds + 1):
+            if rnd and self.late():
+                log.warning("time limit: pseudo-label rounds %d to %d not run", rnd, pseudo_rounds)
+                break
             if rnd and self.prune:
                 active = self._pruned(active, self.rounds_[-1].blend.used())
             pseudo = self.rounds_[-1].test["final"].to_numpy()[chosen] if rnd else np.zeros(0)
@@ -191,10 +211,13 @@ class Ensemble:
         X_all = pd.concat([stage.X, stage.X_test[chosen]]) if chosen.any() else stage.X
         fold_all = np.concatenate([self.fold_, np.full(int(chosen.sum()), -1)])
         z_all = self.target_.transform(np.concatenate([stage.y, pseudo]))
-        oof, test, budgets, seconds, importance = {}, {}, {}, {}, {}
+        oof, test, budgets, seconds, importance, refits = {}, {}, {}, {}, {}, {}
         with progress_bar() as bar:
             task = bar.add_task(f"round {rnd}: models", total=len(specs) * (self.n_folds + 1))
             for spec in specs:
+                if oof and self.late():  # the first model of a round always fits
+                    log.warning("time limit: %s not fitted in round %d", spec.name, rnd)
+                    continue
                 start = time.perf_counter()
                 cols = feature_columns(stage.X.columns, spec.features)
                 fits = Fits(spec, select(X_all, cols), z_all, select(stage.X_test, cols), stage.texts,
@@ -209,11 +232,13 @@ class Ensemble:
                 test[spec.name] = self.target_.inverse(fits.predict(refit, fits.X_test))
                 seconds[spec.name] = time.perf_counter() - start
                 importance[spec.name] = refit.feature_importance()
+                refits[spec.name] = refit
+        specs = [s for s in specs if s.name in oof]
         tier1 = pd.DataFrame(oof, index=stage.X.index)
         blend = blend_of(specs, self.fusion, self.mae_weight).fit(tier1, stage.y)
         return Round([s.name for s in specs], blend.predict(tier1),
                      blend.predict(pd.DataFrame(test, index=stage.X_test.index)), blend, budgets, seconds,
-                     importance)
+                     importance, refits)
 
     def _folds(self, fits: Fits, fold: np.ndarray, bar, task) -> tuple[np.ndarray, list[Model]]:
         oof = np.full(len(fold), np.nan)

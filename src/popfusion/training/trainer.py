@@ -41,6 +41,7 @@ from popfusion.training.ensemble import (
     Spec,
     Stage,
     blend_of,
+    blended,
     confident,
     feature_columns,
     select,
@@ -48,6 +49,8 @@ from popfusion.training.ensemble import (
 from popfusion.training.target import LabelTransform
 
 log = logging.getLogger(__name__)
+VALIDATION_SHARE = 0.7  # of a time limit, for features and the validation stage
+HOLDOUT_SAMPLE = 10_000  # hold-out rows kept with the model, for permutation importance
 
 
 @dataclass
@@ -78,6 +81,16 @@ class Validation:
     oof: pd.DataFrame  # out-of-fold predictions of the training rows, with labels
     seconds: dict[str, float]  # fit seconds per model, folds and refit, every round
     importance: dict[str, pd.Series | None]
+    holdout_X: pd.DataFrame  # features of (up to HOLDOUT_SAMPLE) hold-out rows, as that stage built them
+    holdout_specs: list[Spec]  # the best round's models, refitted on the training rows,
+    holdout_models: dict[str, Model]  # which predicted the hold-out through its blend
+    holdout_blend: TieredBlend
+    target: LabelTransform
+
+    def predict_holdout(self, X: pd.DataFrame) -> pd.DataFrame:
+        """What the validation stage's best round predicts for hold-out rows ``X`` (for
+        permutation importance: models and blend that never saw a hold-out label)."""
+        return blended(self.holdout_specs, self.holdout_models, self.target, self.holdout_blend, X)
 
 
 @dataclass
@@ -97,24 +110,25 @@ class Final:
 
     def predict(self, X: pd.DataFrame, times: np.ndarray, texts: pd.Series | None = None) -> pd.DataFrame:
         """Every kept model's, tier's and the drift-corrected final prediction of new rows."""
-        tier1 = pd.DataFrame({s.name: self._one(s, X, texts) for s in self.specs}, index=X.index)
-        out = self.blend.predict(tier1)
+        out = blended(self.specs, self.models, self.target, self.blend, X, texts)
         days = np.asarray(times, float) / DAY
         return out.assign(final_drift=self.drift.apply(days, out["final"].to_numpy()))
-
-    def _one(self, spec: Spec, X: pd.DataFrame, texts: pd.Series | None) -> np.ndarray:
-        cols = feature_columns(X.columns, spec.features)
-        z = self.models[spec.name].predict(select(X, cols), texts=texts)
-        return self.target.inverse(np.asarray(z, float))
 
 
 class Trainer:
     """Validation, the decisions learned on it, and the final fit of one recipe."""
 
-    def __init__(self, recipe: Recipe, checkpoints: Path | None = None) -> None:
+    def __init__(self, recipe: Recipe, checkpoints: Path | None = None,
+                 time_limit: float | None = None) -> None:
+        """``time_limit``: seconds from now for the whole fit; no model starts fitting in
+        the validation stage after ``VALIDATION_SHARE`` of it, nor in the final fit after
+        all of it (a fit under way is not stopped), and each one left out is named."""
         self.recipe = recipe
         self.checkpoints = checkpoints
         self.specs = [Spec(m.name, m.model, m.features, m.params) for m in recipe.models]
+        start = time.monotonic()
+        self.deadlines = (None, None) if time_limit is None else \
+            (start + VALIDATION_SHARE * time_limit, start + time_limit)
 
     def _folder(self, stage: str) -> Path | None:
         return self.checkpoints / stage if self.checkpoints is not None else None
@@ -124,7 +138,8 @@ class Trainer:
         ens = Ensemble(self.specs, n_folds=r.validation.folds, scheme=r.validation.scheme,
                        fusion=r.fusion.method, mae_weight=r.fusion.mae_weight,
                        label_transform=r.label_transform, seed=r.seed, checkpoints=self._folder("validation"),
-                       prune=r.fusion.prune).fit(stage, r.pseudo.rounds, r.pseudo.share)
+                       prune=r.fusion.prune, deadline=self.deadlines[0]).fit(stage, r.pseudo.rounds,
+                                                                             r.pseudo.share)
         y = holdout.y
         rounds = [metrics.score(y, rnd.test.loc[holdout.index, "final"]) for rnd in ens.rounds_]
         best = int(np.argmax([s["src"] for s in rounds]))
@@ -137,6 +152,7 @@ class Trainer:
         preds = preds.assign(final_drift=drift.apply(holdout.days, preds["final"].to_numpy()))
         blend, models = self._final_blend(kept[-1], stage.y, (preds, y))
         oof = _latest([rnd.oof for rnd in kept]).assign(label=stage.y)
+        best_round = kept[-1]
         return Validation(
             scores={c: self._scores(y, preds[c].to_numpy()) for c in preds.columns},
             oof_scores={c: metrics.score(stage.y, oof[c]) for c in oof.columns if c != "label"},
@@ -144,7 +160,11 @@ class Trainer:
             budgets=[{m: _latest_budget(ens.rounds_[: i + 1], m) for m in models} for i in range(best + 1)],
             predictions=preds.assign(label=y, **{c: holdout.info[c].to_numpy() for c in holdout.info}),
             oof=oof, seconds=_summed([rnd.seconds for rnd in ens.rounds_]),
-            importance=_latest_dicts([rnd.importance for rnd in ens.rounds_]))
+            importance=_latest_dicts([rnd.importance for rnd in ens.rounds_]),
+            holdout_X=stage.X_test.loc[holdout.index].sample(min(len(holdout.index), HOLDOUT_SAMPLE),
+                                                              random_state=0).sort_index(),
+            holdout_specs=[s for s in self.specs if s.name in best_round.models],
+            holdout_models=best_round.refits, holdout_blend=best_round.blend, target=ens.target_)
 
     def _final_blend(self, last: Round, y: np.ndarray,
                      forward: tuple[pd.DataFrame, np.ndarray]) -> tuple[TieredBlend, list[str]]:
@@ -168,6 +188,16 @@ class Trainer:
         used = [m for m in last.models if m in blend.used()]
         return (blend if used == last.models else fit(used)), used
 
+    def _subset_blend(self, validation: Validation, names: list[str]) -> TieredBlend:
+        """The final blend refitted on the models the time limit let the final fit fit, from
+        the same out-of-fold and hold-out predictions."""
+        r = self.recipe
+        specs = [s for s in self.specs if s.name in names]
+        hold = validation.predictions
+        view = (hold[names], hold["label"].to_numpy()) if r.fusion.forward else None
+        return blend_of(specs, r.fusion.method, r.fusion.mae_weight).fit(
+            validation.oof[names], validation.oof["label"].to_numpy(), view)
+
     def _scores(self, y: np.ndarray, pred: np.ndarray) -> dict:
         n = self.recipe.bootstrap
         if n:
@@ -181,23 +211,41 @@ class Trainer:
         specs = [s for s in self.specs if s.name in validation.models]
         target = LabelTransform(r.label_transform).fit(stage.y)
         blend = validation.blend
+
+        def late() -> bool:
+            return self.deadlines[1] is not None and time.monotonic() > self.deadlines[1]
+
         chosen, pseudo = np.zeros(len(stage.X_test), bool), np.zeros(0)
         seconds: dict[str, float] = {}
         with progress_bar() as bar:
             task = bar.add_task("final fit", total=len(specs) * (validation.pseudo_rounds + 1))
             for rnd, budgets in enumerate(validation.budgets):
+                if rnd and late():
+                    log.warning("time limit: final pseudo-label rounds %d to %d not run", rnd,
+                                validation.pseudo_rounds)
+                    break
                 X = pd.concat([stage.X, stage.X_test[chosen]]) if chosen.any() else stage.X
                 z = target.transform(np.concatenate([stage.y, pseudo]))
-                models, tier1 = {}, {}
+                fitted, tier1 = {}, {}
                 for spec in specs:
+                    if fitted and late():  # the first model of a round always fits
+                        log.warning("time limit: %s not fitted on every label; the blend does without it",
+                                    spec.name)
+                        continue
                     start = time.perf_counter()
                     cols = feature_columns(stage.X.columns, spec.features)
                     fits = Fits(spec, select(X, cols), z, select(stage.X_test, cols), stage.texts, r.seed,
                                 self._folder("final"), (rnd,))
-                    models[spec.name] = fits.fit("all", np.arange(len(X)), None, budgets[spec.name])
-                    tier1[spec.name] = target.inverse(fits.predict(models[spec.name], fits.X_test))
+                    fitted[spec.name] = fits.fit("all", np.arange(len(X)), None, budgets[spec.name])
+                    tier1[spec.name] = target.inverse(fits.predict(fitted[spec.name], fits.X_test))
                     seconds[spec.name] = seconds.get(spec.name, 0.0) + time.perf_counter() - start
                     bar.advance(task)
+                if len(fitted) < len(specs):
+                    if rnd:
+                        break  # a pseudo-label round cut short: keep the round before it
+                    specs = [s for s in specs if s.name in fitted]
+                    blend = self._subset_blend(validation, [s.name for s in specs])
+                models = fitted
                 test = blend.predict(pd.DataFrame(tier1, index=stage.X_test.index))
                 if rnd < validation.pseudo_rounds:
                     chosen = confident(test, blend.used(), stage.pseudo_ok, r.pseudo.share)
