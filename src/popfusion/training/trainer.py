@@ -147,12 +147,12 @@ class Trainer:
             log.info("pseudo-labels: %d of %d round(s) helped on the hold-out (SRC %s)", best, len(rounds) - 1,
                      ", ".join(f"{s['src']:.4f}" for s in rounds))
         kept = ens.rounds_[: best + 1]  # the rounds the final fit reruns
+        best_round = kept[-1]
         preds = _latest([rnd.test.loc[holdout.index] for rnd in kept])
         drift = DriftCorrection(r.drift).fit(holdout.days, y, preds["final"].to_numpy())
         preds = preds.assign(final_drift=drift.apply(holdout.days, preds["final"].to_numpy()))
-        blend, models = self._final_blend(kept[-1], stage.y, (preds, y))
+        blend, models = self._final_blend(best_round, stage.y, (preds, y))
         oof = _latest([rnd.oof for rnd in kept]).assign(label=stage.y)
-        best_round = kept[-1]
         return Validation(
             scores={c: self._scores(y, preds[c].to_numpy()) for c in preds.columns},
             oof_scores={c: metrics.score(stage.y, oof[c]) for c in oof.columns if c != "label"},
