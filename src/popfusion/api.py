@@ -28,7 +28,8 @@ from popfusion.data.schema import check_trainable
 from popfusion.data.synthetic import cache_dir as default_cache
 from popfusion.features.base import DAY, FeatureBlock, labelled_mask, utc_seconds
 from popfusion.features.pipeline import applicable, build_features, make_block
-from popfusion.names import family, human
+from popfusion.importance import permutation_drop
+from popfusion.names import family
 from popfusion.recipe import Recipe, check, load_recipe
 from popfusion.training.ensemble import Stage
 from popfusion.training.splits import chronological_holdout
@@ -139,10 +140,10 @@ class PopFusion(BaseEstimator):
         labelled training posts (the same post id, user and time: their scores would be
         in-sample, not predictions), how many come from users the training data never saw
         (no history to go on), and how many lack each optional field."""
-        known = set(_post_keys(self.train_labels_))
-        known_users = set(self.train_labels_["user_id"].astype(str))
-        counts = {"posts": len(posts), "in_training": sum(key in known for key in _post_keys(posts)),
-                  "unknown_users": int((~posts["user_id"].astype(str).isin(known_users)).sum())}
+        trained = _post_keys(posts).isin(_post_keys(self.train_labels_))
+        known_users = posts["user_id"].astype(str).isin(self.train_labels_["user_id"].astype(str))
+        counts = {"posts": len(posts), "in_training": int(trained.sum()),
+                  "unknown_users": int((~known_users).sum())}
         for column in ("title", "tags", "category", "latitude", "image_path"):
             if column in posts:
                 empty = posts[column].isna() | (posts[column].astype(str).str.strip() == "")
@@ -260,28 +261,6 @@ class PopFusion(BaseEstimator):
         return model
 
 
-def permutation_drop(X: pd.DataFrame, y: np.ndarray, predict, groups: dict[str, list[str]], repeats: int,
-                     seed: int) -> pd.DataFrame:
-    """Mean SRC drop (and its 2.5-97.5% range over ``repeats``) when each group's columns
-    are shuffled together across rows."""
-    from scipy.stats import spearmanr
-
-    base = spearmanr(y, predict(X)).statistic
-    rng = np.random.default_rng(seed)
-    rows = []
-    for name, cols in groups.items():
-        drops = []
-        for _ in range(repeats):
-            order = rng.permutation(len(X))
-            shuffled = X.copy()
-            shuffled[cols] = X[cols].to_numpy()[order]
-            drops.append(base - spearmanr(y, predict(shuffled)).statistic)
-        rows.append({"name": name, "human": human(name) if name in X.columns else name,
-                     "family": family(cols[0]), "src_drop": float(np.mean(drops)),
-                     "low": float(np.percentile(drops, 2.5)), "high": float(np.percentile(drops, 97.5))})
-    return pd.DataFrame(rows).sort_values("src_drop", ascending=False, ignore_index=True)
-
-
 class _Clock:
     """Seconds between laps, by name: where a run's time went."""
 
@@ -302,10 +281,10 @@ def _holdout(posts: pd.DataFrame, holdout: np.ndarray) -> HoldOut:
                    utc_seconds(posts["posted_at"].iloc[rows]) / DAY, posts.iloc[rows][info])
 
 
-def _post_keys(posts: pd.DataFrame):
+def _post_keys(posts: pd.DataFrame) -> pd.MultiIndex:
     """A post's identity: its id, its user and its time (ids alone can repeat across data sets)."""
-    return zip(posts["post_id"].astype(str), posts["user_id"].astype(str), utc_seconds(posts["posted_at"]),
-               strict=True)
+    return pd.MultiIndex.from_arrays([posts["post_id"].astype(str), posts["user_id"].astype(str),
+                                      utc_seconds(posts["posted_at"])])
 
 
 def _texts(posts: pd.DataFrame) -> pd.Series:

@@ -544,7 +544,8 @@ def _read_predictions(path: Path, column: str | None = None) -> pd.DataFrame:
     if ids is None:
         raise DataError(f"no post_id column; the file has {', '.join(map(str, frame.columns))}",
                         source=str(path))
-    return _plain_ids(frame[[ids, choice]].set_axis(["post_id", "popularity_score"], axis=1))
+    preds = frame[[ids, choice]].set_axis(["post_id", "popularity_score"], axis=1)
+    return _plain_ids(preds.assign(popularity_score=_numbers(preds["popularity_score"], path, choice)))
 
 
 def _read_table(path: Path) -> pd.DataFrame:
@@ -577,12 +578,19 @@ def _read_labels(path: Path, column_map: str | None = None) -> pd.DataFrame:
         raise DataError(f"no column {', '.join(absent)}; the file has {', '.join(map(str, frame.columns))}: "
                         "name them with --map, e.g. --map id=<column>,label=<column>", source=str(path))
     labels = frame[[mapping["post_id"], mapping["label"]]].set_axis(["post_id", "label"], axis=1)
-    written = labels["label"].astype("string").str.strip().fillna("")
-    values = pd.to_numeric(written.where(written != ""), errors="coerce")
-    bad = np.flatnonzero(values.isna() & (written != ""))
-    if len(bad):
-        raise DataError(f"label {written.iloc[bad[0]]!r} is not a number ({len(bad)} such rows)",
-                        source=str(path), row=int(bad[0]), field=mapping["label"])
+    values = _numbers(labels["label"], path, mapping["label"])
     if values.isna().any():
         log.info("%s: %d rows without a label are not scored", path, values.isna().sum())
     return _plain_ids(labels.assign(label=values)[values.notna()])
+
+
+def _numbers(column: pd.Series, path: Path, field: str) -> pd.Series:
+    """A column read as text, as numbers: empty cells missing, anything else that is not a
+    number an error naming its row."""
+    written = column.astype("string").str.strip().fillna("")
+    values = pd.to_numeric(written.where(written != ""), errors="coerce")
+    bad = np.flatnonzero(values.isna() & (written != ""))
+    if len(bad):
+        raise DataError(f"{written.iloc[bad[0]]!r} is not a number ({len(bad)} such rows)", source=str(path),
+                        row=int(bad[0]), field=field)
+    return values

@@ -147,6 +147,11 @@ def with_columns(specs: list[Spec], columns: pd.Index) -> list[Spec]:
     return kept
 
 
+def past(deadline: float | None) -> bool:
+    """Whether a time limit's ``deadline`` (on ``time.monotonic``) has passed; None: none."""
+    return deadline is not None and time.monotonic() > deadline
+
+
 def confident(test: pd.DataFrame, used: list[str], ok: np.ndarray, share: float) -> np.ndarray:
     """Rows to predict where the tier-1 models a blend uses (``used``) agree most (lowest
     spread), among those allowed (``ok``); models the blend ignores would only add noise."""
@@ -172,9 +177,6 @@ class Ensemble:
     prune: bool = True  # pseudo-label rounds fit only the models the last round's blend weighs
     deadline: float | None = None  # time.monotonic() after which no model starts fitting
 
-    def late(self) -> bool:
-        return self.deadline is not None and time.monotonic() > self.deadline
-
     def fit(self, stage: Stage, pseudo_rounds: int = 0, pseudo_share: float = 0.3) -> Ensemble:
         """Round 0 on the labelled rows, then ``pseudo_rounds`` more, each adding the
         rows to predict where the last round's models agree most (and ``pseudo_ok``),
@@ -185,7 +187,7 @@ class Ensemble:
         self.rounds_: list[Round] = []
         chosen = np.zeros(len(stage.X_test), bool)
         for rnd in range(pseudo_rounds + 1):
-            if rnd and self.late():
+            if rnd and past(self.deadline):
                 log.warning("time limit: pseudo-label rounds %d to %d not run", rnd, pseudo_rounds)
                 break
             if rnd and self.prune:
@@ -215,7 +217,7 @@ class Ensemble:
         with progress_bar() as bar:
             task = bar.add_task(f"round {rnd}: models", total=len(specs) * (self.n_folds + 1))
             for spec in specs:
-                if oof and self.late():  # the first model of a round always fits
+                if oof and past(self.deadline):  # the first model of a round always fits
                     log.warning("time limit: %s not fitted in round %d", spec.name, rnd)
                     continue
                 start = time.perf_counter()

@@ -44,6 +44,7 @@ from popfusion.training.ensemble import (
     blended,
     confident,
     feature_columns,
+    past,
     select,
 )
 from popfusion.training.target import LabelTransform
@@ -175,28 +176,20 @@ class Trainer:
         newest labels. With ``fusion.prune``, the models it gives weight to, and the
         blend refitted on them alone (the same weights: greedy selection never picked the
         others)."""
-        r = self.recipe
-
-        def fit(names: list[str]) -> TieredBlend:
-            specs = [s for s in self.specs if s.name in names]
-            view = (forward[0][names], forward[1]) if r.fusion.forward else None
-            return blend_of(specs, r.fusion.method, r.fusion.mae_weight).fit(last.oof[names], y, view)
-
-        blend = fit(last.models)
-        if not r.fusion.prune:
+        blend = self._blend(last.models, last.oof, y, forward)
+        if not self.recipe.fusion.prune:
             return blend, last.models
         used = [m for m in last.models if m in blend.used()]
-        return (blend if used == last.models else fit(used)), used
+        return (blend if used == last.models else self._blend(used, last.oof, y, forward)), used
 
-    def _subset_blend(self, validation: Validation, names: list[str]) -> TieredBlend:
-        """The final blend refitted on the models the time limit let the final fit fit, from
-        the same out-of-fold and hold-out predictions."""
+    def _blend(self, names: list[str], oof: pd.DataFrame, y: np.ndarray,
+               forward: tuple[pd.DataFrame, np.ndarray]) -> TieredBlend:
+        """A blend of the ``names`` models fitted on their out-of-fold predictions and, with
+        ``fusion.forward``, held to their forward-in-time hold-out predictions."""
         r = self.recipe
         specs = [s for s in self.specs if s.name in names]
-        hold = validation.predictions
-        view = (hold[names], hold["label"].to_numpy()) if r.fusion.forward else None
-        return blend_of(specs, r.fusion.method, r.fusion.mae_weight).fit(
-            validation.oof[names], validation.oof["label"].to_numpy(), view)
+        view = (forward[0][names], forward[1]) if r.fusion.forward else None
+        return blend_of(specs, r.fusion.method, r.fusion.mae_weight).fit(oof[names], y, view)
 
     def _scores(self, y: np.ndarray, pred: np.ndarray) -> dict:
         n = self.recipe.bootstrap
@@ -212,15 +205,12 @@ class Trainer:
         target = LabelTransform(r.label_transform).fit(stage.y)
         blend = validation.blend
 
-        def late() -> bool:
-            return self.deadlines[1] is not None and time.monotonic() > self.deadlines[1]
-
         chosen, pseudo = np.zeros(len(stage.X_test), bool), np.zeros(0)
         seconds: dict[str, float] = {}
         with progress_bar() as bar:
             task = bar.add_task("final fit", total=len(specs) * (validation.pseudo_rounds + 1))
             for rnd, budgets in enumerate(validation.budgets):
-                if rnd and late():
+                if rnd and past(self.deadlines[1]):
                     log.warning("time limit: final pseudo-label rounds %d to %d not run", rnd,
                                 validation.pseudo_rounds)
                     break
@@ -228,7 +218,7 @@ class Trainer:
                 z = target.transform(np.concatenate([stage.y, pseudo]))
                 fitted, tier1 = {}, {}
                 for spec in specs:
-                    if fitted and late():  # the first model of a round always fits
+                    if fitted and past(self.deadlines[1]):  # the first model of a round always fits
                         log.warning("time limit: %s not fitted on every label; the blend does without it",
                                     spec.name)
                         continue
@@ -244,7 +234,9 @@ class Trainer:
                     if rnd:
                         break  # a pseudo-label round cut short: keep the round before it
                     specs = [s for s in specs if s.name in fitted]
-                    blend = self._subset_blend(validation, [s.name for s in specs])
+                    hold = validation.predictions  # refitted on the models the time limit let through
+                    blend = self._blend([s.name for s in specs], validation.oof,
+                                        validation.oof["label"].to_numpy(), (hold, hold["label"].to_numpy()))
                 models = fitted
                 test = blend.predict(pd.DataFrame(tier1, index=stage.X_test.index))
                 if rnd < validation.pseudo_rounds:
@@ -260,13 +252,11 @@ class Trainer:
 
 def _latest(frames: list[pd.DataFrame]) -> pd.DataFrame:
     """Every column of ``frames`` (same index), each from the last frame that has it."""
-    columns: dict[str, pd.Series] = {}
-    for frame in frames:
-        columns.update(frame.items())
-    return pd.DataFrame(columns)
+    return pd.DataFrame(_latest_dicts([dict(frame.items()) for frame in frames]))
 
 
 def _latest_dicts(dicts: list[dict]) -> dict:
+    """Every key of ``dicts``, each with its value in the last dict that has it."""
     out: dict = {}
     for d in dicts:
         out.update(d)
