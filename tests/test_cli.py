@@ -128,7 +128,7 @@ def test_validate_says_what_run_refuses_and_run_refuses_it_before_any_work(
 def test_recipes_list_show_and_check(tmp_path: Path) -> None:
     listed = runner.invoke(app, ["recipes", "list"])
     assert listed.exit_code == 0 and [line.split("\t")[0] for line in listed.stdout.splitlines()] == [
-        "sample", "fast", "smp"]
+        "sample", "fast", "smp", "serve"]
     shown = runner.invoke(app, ["recipes", "show", "fast"])
     assert shown.exit_code == 0 and shown.stdout.startswith("name: fast")
     good = tmp_path / "mine.yaml"

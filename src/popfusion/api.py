@@ -23,9 +23,11 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 
 from popfusion import metrics
+from popfusion.advice import Advice, local_times
 from popfusion.atomic import load_pickle, save_pickle
 from popfusion.data.schema import check_trainable
 from popfusion.data.synthetic import cache_dir as default_cache
+from popfusion.explain import BACKGROUND, Explanation
 from popfusion.features.base import DAY, FeatureBlock, labelled_mask, utc_seconds
 from popfusion.features.pipeline import applicable, build_features, make_block
 from popfusion.importance import permutation_drop
@@ -108,6 +110,7 @@ class PopFusion(BaseEstimator):
         known = ["post_id", "user_id", "posted_at", "label"]
         self.train_labels_ = posts.loc[labelled, known].reset_index(drop=True)
         self.n_posts_ = len(posts)
+        self.input_columns_ = [c for c in posts.columns if c not in ("split", "label")]
         return self
 
     def _stage(self, posts: pd.DataFrame, pseudo_ok: np.ndarray,
@@ -135,6 +138,27 @@ class PopFusion(BaseEstimator):
         preds = self.final_.predict(self.features(posts), utc_seconds(posts["posted_at"]), _texts(posts))
         return preds["final_drift"].rename("popularity_score")
 
+    def explain(self, posts: pd.DataFrame) -> Explanation:
+        """Why each post gets its score: every feature's contribution (and by family:
+        ``.by_family()``) to the drift-corrected final score, which the base value plus
+        the contributions equals. Features a model-agnostic explainer hides are filled
+        from hold-out posts."""
+        return self.final_.explain(self.features(posts), utc_seconds(posts["posted_at"]), self._background(),
+                                   _texts(posts))
+
+    def explain_holdout(self, rows: int = 500) -> Explanation:
+        """The explanation of (up to ``rows``) hold-out posts by the validation stage's
+        models, which never saw their labels: how each family moves scores on posts the
+        models did not learn from."""
+        X = self.validation_.holdout_X
+        X = X.sample(min(rows, len(X)), random_state=self.recipe.seed).sort_index()
+        times = self.validation_.predictions["posted_at"].reindex(X.index)
+        return self.validation_.explain_holdout(X, utc_seconds(times), self._background())
+
+    def _background(self) -> pd.DataFrame:
+        X = self.validation_.holdout_X
+        return X.sample(min(BACKGROUND, len(X)), random_state=self.recipe.seed)
+
     def screen(self, posts: pd.DataFrame) -> dict[str, int]:
         """What new posts look like next to the training data: how many were among the
         labelled training posts (the same post id, user and time: their scores would be
@@ -150,11 +174,37 @@ class PopFusion(BaseEstimator):
                 counts[f"missing_{column}"] = int(empty.sum())
         return counts
 
-    def features(self, posts: pd.DataFrame) -> pd.DataFrame:
-        """The feature frame the models see for new posts (their labels unread)."""
+    def features(self, posts: pd.DataFrame, blocks: list[FeatureBlock] | None = None) -> pd.DataFrame:
+        """The feature frame the models see for new posts (their labels unread); with
+        ``blocks``, only those blocks' columns."""
         new = posts.assign(split="test", label=np.nan)
-        X = pd.concat([block.transform(new) for block in self.blocks_], axis=1)
+        X = pd.concat([block.transform(new) for block in blocks or self.blocks_], axis=1)
+        if blocks is not None:
+            return X
         return X.reindex(columns=self.columns_)  # a column the new data cannot give stays missing
+
+    def advise(self, post: pd.DataFrame, hours: int = 168, start: pd.Timestamp | None = None) -> Advice:
+        """The expected score of one post (a one-row frame) at each of the ``hours`` whole
+        hours from ``start`` (default: the post's own time), against its own time.
+        Only the posting-time features change (``advice``); the author's history stays
+        as it is at the moment of asking."""
+        if len(post) != 1:
+            raise ValueError(f"advise takes one post at a time, not {len(post)}")
+        X0 = self.features(post)
+        own_time = post["posted_at"].iloc[0]
+        own = self.final_.predict(X0, utc_seconds(post["posted_at"]), _texts(post))["final_drift"].iloc[0]
+        times = pd.date_range(pd.Timestamp(start or own_time).ceil("h"), periods=hours, freq="h")
+        moved = post.loc[post.index.repeat(hours)].reset_index(drop=True).assign(posted_at=times)
+        timed = [c for c in self.columns_ if family(c) == "time"]
+        X = X0.loc[X0.index.repeat(hours)].reset_index(drop=True)
+        blocks = [b for b in self.blocks_ if any(c.startswith(f"{b.name}_") for c in timed)]
+        if blocks:
+            X[timed] = self.features(moved, blocks).reindex(columns=timed).to_numpy()
+        scores = self.final_.predict(X, utc_seconds(moved["posted_at"]), _texts(moved))["final_drift"]
+        local, zone = local_times(post.iloc[0], times)
+        curve = pd.DataFrame({"posted_at": times, "local_time": local, "score": scores.to_numpy(),
+                              "gain": scores - own})
+        return Advice(str(post["post_id"].iloc[0]), own_time, float(own), zone, curve)
 
     # -- looking inside ------------------------------------------------------------------------
 
@@ -232,6 +282,28 @@ class PopFusion(BaseEstimator):
             if imp is not None and imp.sum() > 0:
                 score = score.add(weights.get(name, 0) * imp / imp.sum(), fill_value=0)
         return {c: [c] for c in score.sort_values(ascending=False).index[:top] if c in columns}
+
+    def interval(self, level: float = 0.8) -> tuple[float, float]:
+        """Offsets from a score that held ``level`` of the hold-out posts' labels (their
+        residuals' quantiles): a score s means a label in [s + low, s + high] that often."""
+        hold = self.validation_.predictions
+        residual = hold["label"].to_numpy(float) - hold["final_drift"].to_numpy(float)
+        low, high = np.quantile(residual, [(1 - level) / 2, (1 + level) / 2])
+        return float(low), float(high)
+
+    def looks_ahead(self) -> list[str]:
+        """The feature blocks that describe the author's later posts (``lookahead``),
+        which do not exist yet when a post is scored before it goes out."""
+        return [b.name for b in self.blocks_ if b.params.get("lookahead")]
+
+    def reads_images(self) -> bool:
+        return any(family(c) == "image" for c in self.columns_)
+
+    def detach_cache(self) -> None:
+        """Encode new posts in memory from now on, without adding to the feature cache
+        on disk (for a service, where every request would leave files behind)."""
+        for block in self.blocks_:
+            block.use_cache(None)
 
     def fit_summary(self) -> dict:
         """What the fit did, in plain values: data, seconds per stage, the decisions the

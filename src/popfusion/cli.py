@@ -373,6 +373,8 @@ def run(
     spec = _recipe(recipe)
     if seed is not None:
         spec = spec.model_copy(update={"seed": seed})
+    if column_map:  # kept with the run, so that `popfusion serve` reads posts in the same columns
+        spec = spec.model_copy(update={"data": spec.data.model_copy(update={"map": column_map})})
     run_dir = out or Path("runs") / spec.name
     try:
         check_out(run_dir)
@@ -422,18 +424,13 @@ def predict(
 ) -> None:
     """Score new posts with a saved run. Posts the run was trained on are refused unless
     --allow-train: their scores would look like predictions and are not."""
-    from popfusion.runs import load_run
     from popfusion.submission import write_submission
 
     out = out or run_dir / "predictions.parquet"
     if out.suffix not in (".json", ".csv", ".parquet"):
         console.print(f"[bold red]error:[/] --out {out}: give a .parquet, .csv or .json (submission) file")
         raise typer.Exit(2)
-    try:
-        model = load_run(run_dir)
-    except (OSError, TypeError, ValueError) as err:
-        console.print(f"[bold red]error:[/] {err}")
-        raise typer.Exit(1) from None
+    model = _run(run_dir)
     posts = _load(data, column_map, image_root, crawled, time_format)
     counts = model.screen(posts)
     if counts["in_training"] and not allow_train:
@@ -455,6 +452,135 @@ def predict(
     results.print(f"{len(scores)} posts scored: [bold]{out}[/] ({counts['in_training']} were in training, "
                   f"{counts['unknown_users']} from users training never saw"
                   f"{'; ' + missing if missing else ''})")
+
+
+def _run(run_dir: Path):
+    """The fitted model of a run folder, or a clear error and exit 1."""
+    from popfusion.runs import load_run
+
+    try:
+        return load_run(run_dir)
+    except (OSError, TypeError, ValueError) as err:
+        console.print(f"[bold red]error:[/] {err}")
+        raise typer.Exit(1) from None
+
+
+def _table_out(out: Path) -> Path:
+    if out.suffix not in (".csv", ".parquet"):
+        console.print(f"[bold red]error:[/] --out {out}: give a .parquet or .csv file")
+        raise typer.Exit(2)
+    return out
+
+
+def _write_table(frame: pd.DataFrame, out: Path) -> None:
+    frame.to_csv(out, index=False) if out.suffix == ".csv" else frame.to_parquet(out, index=False)
+
+
+@app.command("explain")
+def explain(
+    run_dir: Annotated[Path, typer.Argument(help="A folder written by popfusion run.")],
+    data: Annotated[Path, typer.Option(help="Posts to explain.")],
+    out: Annotated[Path | None, typer.Option(help="Contributions table (.parquet or .csv): a row per post, "
+                                                  "base, score and a column per feature.")] = None,
+    column_map: MapOption = None,
+    image_root: ImageRootOption = None,
+    time_format: TimeFormatOption = None,
+    top: Annotated[int, typer.Option(help="Features to print per post.")] = 5,
+    as_json: JsonOption = False,
+    verbose: VerboseOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Why each post gets its score: every feature's contribution to it (base value plus
+    contributions equals the score), written to --out; the families and the largest
+    features printed."""
+    from popfusion.names import human
+
+    out = _table_out(out or run_dir / "explanations.parquet")
+    model = _run(run_dir)
+    posts = _load(data, column_map, image_root, None, time_format)
+    e = model.explain(posts)
+    families = e.by_family()
+    _write_table(pd.concat([posts[["post_id"]], e.base, e.score, e.contributions], axis=1), out)
+    if as_json:
+        _print_json({"out": str(out), "posts": [
+            {"post_id": str(p), "base": e.base.iloc[i], "score": e.score.iloc[i],
+             "families": families.iloc[i].to_dict(), "top": e.top(i, top).to_dict()}
+            for i, p in enumerate(posts["post_id"])]})
+        return
+    for i, post_id in enumerate(posts["post_id"][:20]):
+        parts = ", ".join(f"{k} {v:+.3f}" for k, v in families.iloc[i].items())
+        best = "; ".join(f"{human(k)} {v:+.3f}" for k, v in e.top(i, top).items())
+        results.print(f"{post_id}: {e.score.iloc[i]:.3f} = base {e.base.iloc[i]:.3f} + {parts}", soft_wrap=True)
+        results.print(f"  largest: {best}", soft_wrap=True)
+    results.print(f"{len(posts)} posts explained: [bold]{out}[/]")
+
+
+@app.command("advise")
+def advise(
+    run_dir: Annotated[Path, typer.Argument(help="A folder written by popfusion run.")],
+    data: Annotated[Path, typer.Option(help="Draft posts, each with its planned time.")],
+    out: Annotated[Path | None, typer.Option(help="Every hour's expected score per draft (.parquet or "
+                                                  ".csv).")] = None,
+    hours: Annotated[int, typer.Option(help="Hours ahead to score, from each draft's own time.")] = 168,
+    column_map: MapOption = None,
+    image_root: ImageRootOption = None,
+    time_format: TimeFormatOption = None,
+    as_json: JsonOption = False,
+    verbose: VerboseOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """When each draft should go out: its expected score at every hour of the coming
+    week (in the author's time zone where the data gives one) and the best hours, with
+    their gain over the draft's own time."""
+    out = _table_out(out or run_dir / "advice.parquet")
+    model = _run(run_dir)
+    posts = _load(data, column_map, image_root, None, time_format)
+    advice = [model.advise(posts.iloc[[i]], hours) for i in range(len(posts))]
+    curves = pd.concat([a.curve.assign(post_id=a.post_id, local_time=a.curve["local_time"].astype(str))
+                        for a in advice])
+    _write_table(curves[["post_id", "posted_at", "local_time", "score", "gain"]], out)
+    if as_json:
+        _print_json({"out": str(out), "advice": [a.summary() for a in advice]})
+        return
+    for a in advice:
+        best = ", ".join(f"{r.local_time:%a %Y-%m-%d %H:00} ({r.gain:+.3f})" for r in a.best().itertuples())
+        results.print(f"{a.post_id}: {a.own_score:.3f} at its own time; best ({a.timezone}): {best}",
+                      soft_wrap=True)
+    results.print(f"{len(advice)} drafts advised: [bold]{out}[/]")
+
+
+@app.command("serve")
+def serve(
+    run_dir: Annotated[Path, typer.Argument(help="A folder written by popfusion run (a run without "
+                                                 "look-ahead, e.g. of the serve preset).")],
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes (each loads the run).")] = 1,
+    column_map: MapOption = None,
+    verbose: VerboseOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Serve the run over HTTP: POST /predict, /explain and /advise, GET /health and
+    /model, OpenAPI docs at /docs and a page to score a draft at /."""
+    import os
+
+    import uvicorn
+
+    from popfusion.service import ServiceError, create_app
+
+    model = _run(run_dir)
+    try:
+        app_ = create_app(model=model, column_map=column_map)
+    except ServiceError as err:
+        console.print(f"[bold red]error:[/] {run_dir}: {err}")
+        raise typer.Exit(1) from None
+    console.print(f"serving {run_dir} on http://{host}:{port} (docs at /docs)")
+    if workers == 1:
+        uvicorn.run(app_, host=host, port=port, log_level="warning")
+        return
+    os.environ["POPFUSION_RUN"], os.environ["POPFUSION_MAP"] = str(run_dir), column_map or ""
+    uvicorn.run("popfusion.service:app_from_env", factory=True, host=host, port=port, workers=workers,
+                log_level="warning")
 
 
 @app.command("evaluate")

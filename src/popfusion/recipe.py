@@ -11,7 +11,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-PRESETS = ("sample", "fast", "smp")
+PRESETS = ("sample", "fast", "smp", "serve")
 
 
 class DataSpec(BaseModel):

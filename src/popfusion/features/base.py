@@ -46,6 +46,11 @@ class FeatureBlock(ABC):
     def transform(self, posts: pd.DataFrame) -> pd.DataFrame:
         """Numeric columns for ``posts``, same index, names prefixed with ``name``."""
 
+    def use_cache(self, folder: Path | None) -> FeatureBlock:
+        """Keep partial work (embedding batches) under ``folder``; None: in memory only."""
+        self.cache_dir = folder
+        return self
+
     def fit_transform(self, posts: pd.DataFrame) -> pd.DataFrame:
         return self.fit(posts).transform(posts)
 

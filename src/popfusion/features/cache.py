@@ -64,7 +64,7 @@ class FeatureCache:
         ``fitted``: leave the block fitted even on a cache hit (to transform new posts later)."""
         path = self.path(block, posts)
         start = time.perf_counter()
-        block.cache_dir = self.root / "embeddings"
+        block.use_cache(self.root / "embeddings")
         if path.exists():
             frame = pd.read_parquet(path)
             frame = frame.set_axis(posts.index) if frame.shape[1] else pd.DataFrame(index=posts.index)

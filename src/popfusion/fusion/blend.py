@@ -20,6 +20,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import rankdata
 
+from popfusion.fusion.attribution import rescaled
+
 METHODS = ("weights", "rank", "ridge", "catboost")
 
 
@@ -68,6 +70,26 @@ class Blender:
         if self.method in ("ridge", "catboost"):
             return self.stacker_.predict(P)
         return self.intercept_ + self.slope_ * self._combine(P)
+
+    def attribute(self, preds: pd.DataFrame, bases: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """Each input's share of the blend's output for every row, and the base the shares
+        add to (their sum plus the base is ``predict(preds)``). A linear blend credits
+        input j with its coefficient times its distance from its own base (``bases``), so
+        the base is the blend of the inputs' bases; the CatBoost stacker gives its own
+        SHAP values."""
+        P = preds[self.columns_].to_numpy(float)
+        if self.method == "catboost":
+            from catboost import Pool
+
+            values = self.stacker_.get_feature_importance(Pool(P), type="ShapValues")
+            return values[:, :-1], values[:, -1]
+        if self.method == "ridge":
+            coef, intercept = np.asarray(self.stacker_.coef_, float), float(self.stacker_.intercept_)
+        else:
+            coef = self.slope_ * self.weights_ / self.sd_
+            intercept = self.intercept_ - coef @ self.mean_
+        B = bases[self.columns_].to_numpy(float)
+        return (P - B) * coef, intercept + B @ coef
 
     def _select(self, views: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
         """Add, one step at a time, the model whose inclusion most lowers the worst regret
@@ -127,6 +149,15 @@ class TieredBlend:
             out[name] = blender.predict(out[blender.columns_])
         return out
 
+    def carry(self, parts: dict[str, tuple[pd.DataFrame, np.ndarray]]) -> tuple[pd.DataFrame, np.ndarray]:
+        """Feature contributions to the final blend, from each tier-1 model's (``parts``:
+        per model, contributions and base values that sum to its prediction): every tier
+        passes each input's contributions on in proportion to the share its blender
+        credits that input with, so the sums stay exact through the tiers."""
+        for name, blender in self.tiers_.items():
+            parts[name] = _carried(blender, {c: parts[c] for c in blender.columns_})
+        return parts["final"]
+
     def used(self) -> list[str]:
         """The tier-1 columns the final blend gives weight to, through a tier-2 blend (a
         stacker's negative weight is a use too)."""
@@ -136,6 +167,21 @@ class TieredBlend:
 
     def describe(self) -> dict[str, dict[str, float]]:
         return {name: b.describe() for name, b in self.tiers_.items()}
+
+
+def _carried(blender: Blender, inputs: dict[str, tuple[pd.DataFrame, np.ndarray]]
+             ) -> tuple[pd.DataFrame, np.ndarray]:
+    """One blender's output as contributions of its inputs' features: each input's
+    contributions rescaled to the share the blender credits that input with."""
+    index = next(iter(inputs.values()))[0].index
+    preds = pd.DataFrame({c: C.sum(axis=1).to_numpy() + b for c, (C, b) in inputs.items()}, index=index)
+    bases = pd.DataFrame({c: b for c, (_, b) in inputs.items()}, index=index)
+    shares, base = blender.attribute(preds, bases)
+    out = pd.DataFrame(index=index)
+    for j, c in enumerate(blender.columns_):
+        scaled, left = rescaled(inputs[c][0], preds[c].to_numpy() - bases[c].to_numpy(), shares[:, j])
+        out, base = out.add(scaled, fill_value=0.0), base + left
+    return out, base
 
 
 def _normalised(w: np.ndarray) -> np.ndarray:

@@ -44,6 +44,24 @@ class Model(ABC):
     def feature_importance(self) -> pd.Series | None:
         return None
 
+    def contributions(self, X: pd.DataFrame, background: pd.DataFrame, *,
+                      texts: pd.Series | None = None) -> tuple[pd.DataFrame, np.ndarray]:
+        """Each feature's contribution to each row's prediction (on the scale ``predict``
+        returns), and the base value they add to: ``contributions.sum(axis=1) + base``
+        equals ``predict(X)``. This default is model-agnostic: Shapley values by
+        permutation (the ``shap`` package), features missing from a row taken from the
+        ``background`` rows. Models with exact, faster attributions override it."""
+        import shap
+
+        background = background[X.columns]
+        explainer = shap.explainers.Permutation(lambda v: self.predict(pd.DataFrame(v, columns=X.columns)),
+                                                shap.maskers.Independent(background.to_numpy(np.float64),
+                                                                         max_samples=len(background)),
+                                                seed=0)
+        values = explainer(X.to_numpy(np.float64), max_evals=2 * X.shape[1] + 1, silent=True)
+        base = np.asarray(values.base_values, float)
+        return pd.DataFrame(values.values, index=X.index, columns=X.columns), base
+
     def budget(self) -> dict[str, Any]:
         """The parameters that make a fit without validation data run as long as this one
         did (trees, epochs; after early stopping, up to the best round). The ensemble refits

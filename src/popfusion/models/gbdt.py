@@ -50,6 +50,12 @@ class LightGBM(Model):
     def predict(self, X: pd.DataFrame, *, texts: pd.Series | None = None) -> np.ndarray:
         return self.model_.predict(_cats(X, self.cats_))
 
+    def contributions(self, X, background, *, texts=None) -> tuple[pd.DataFrame, np.ndarray]:
+        """LightGBM's own TreeSHAP values (``pred_contrib``): exact, and independent of
+        the background."""
+        values = self.model_.predict(_cats(X, self.cats_), pred_contrib=True)
+        return pd.DataFrame(values[:, :-1], index=X.index, columns=X.columns), values[:, -1]
+
     def budget(self) -> dict:
         stopped = self.model_.best_iteration_  # 0 without early stopping
         return {"n_estimators": stopped} if stopped else {}
@@ -88,6 +94,15 @@ class CatBoost(Model):
 
     def predict(self, X: pd.DataFrame, *, texts: pd.Series | None = None) -> np.ndarray:
         return self.model_.predict(_ints(X, categorical_columns(X)))
+
+    def contributions(self, X, background, *, texts=None) -> tuple[pd.DataFrame, np.ndarray]:
+        """CatBoost's own SHAP values (``ShapValues``): exact, and independent of the
+        background."""
+        from catboost import Pool
+
+        cats = categorical_columns(X)
+        values = self.model_.get_feature_importance(Pool(_ints(X, cats), cat_features=cats), type="ShapValues")
+        return pd.DataFrame(values[:, :-1], index=X.index, columns=X.columns), values[:, -1]
 
     def budget(self) -> dict:
         stopped = self.model_.get_best_iteration()  # None without an eval set

@@ -29,6 +29,17 @@ class Ridge(Model):
         coef = np.asarray(self.model_.coef_, np.float64)[None, :]
         return row_products(self.prep_.transform(X).astype(np.float64), coef)[:, 0] + self.model_.intercept_
 
+    def contributions(self, X, background, *, texts=None) -> tuple[pd.DataFrame, np.ndarray]:
+        """Exact: each standardised feature times its coefficient, its missing flag's term
+        added to it; the base is the intercept (the prediction for a row of training means)."""
+        coef = np.asarray(self.model_.coef_, np.float64)
+        terms = self.prep_.transform(X).astype(np.float64) * coef
+        width = len(self.prep_.columns_)
+        per_feature = terms[:, :width]
+        np.add.at(per_feature.T, self.prep_.flags_, terms[:, width:].T)
+        base = np.full(len(X), float(self.model_.intercept_))
+        return pd.DataFrame(per_feature, index=X.index, columns=self.prep_.columns_)[list(X.columns)], base
+
     def feature_importance(self) -> pd.Series:
         coef = np.abs(self.model_.coef_[: len(self.prep_.columns_)])
         return pd.Series(coef, index=self.prep_.columns_).sort_values(ascending=False)

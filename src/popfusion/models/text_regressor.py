@@ -17,6 +17,7 @@ from popfusion.models.base import Model
 from popfusion.models.torchfit import seed_everything, shuffled_batches
 
 PREDICT_BATCH = 64
+TEXT_COLUMN = "text_finetuned"  # the one "feature" an explanation credits this model's output to
 
 
 class TextRegressor(Model):
@@ -90,6 +91,13 @@ class TextRegressor(Model):
     def _tokens(self, texts: list[str], padding: bool | str = True):
         return self.tokenizer_(texts, padding=padding, truncation=True, max_length=self.params["max_length"],
                                return_tensors="pt").to(self.device_)
+
+    def contributions(self, X, background, *, texts=None) -> tuple[pd.DataFrame, np.ndarray]:
+        """The model reads the whole text as one input: its move away from the training
+        labels' mean is credited to the text as a single feature."""
+        pred = self.predict(X, texts=texts)
+        base = np.full(len(X), self.scale_[0])
+        return pd.DataFrame({TEXT_COLUMN: pred - base}, index=X.index), base
 
     def predict(self, X: pd.DataFrame, *, texts: pd.Series | None = None) -> np.ndarray:
         import torch

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from popfusion import metrics
+from popfusion.explain import Explanation, explain
 from popfusion.features.base import DAY
 from popfusion.fusion.blend import TieredBlend
 from popfusion.models.base import Model
@@ -93,6 +94,12 @@ class Validation:
         permutation importance: models and blend that never saw a hold-out label)."""
         return blended(self.holdout_specs, self.holdout_models, self.target, self.holdout_blend, X)
 
+    def explain_holdout(self, X: pd.DataFrame, times: np.ndarray, background: pd.DataFrame) -> Explanation:
+        """The explanation of hold-out rows ``X`` by the models and blend that predicted
+        them, which never saw a hold-out label (for the report's summary)."""
+        return explain(self.holdout_specs, self.holdout_models, self.target, self.holdout_blend, self.drift,
+                       X, times, background)
+
 
 @dataclass
 class Final:
@@ -114,6 +121,14 @@ class Final:
         out = blended(self.specs, self.models, self.target, self.blend, X, texts)
         days = np.asarray(times, float) / DAY
         return out.assign(final_drift=self.drift.apply(days, out["final"].to_numpy()))
+
+    def explain(self, X: pd.DataFrame, times: np.ndarray, background: pd.DataFrame,
+                texts: pd.Series | None = None) -> Explanation:
+        """Every feature's contribution to the drift-corrected final score of rows ``X``
+        (``popfusion.explain``); ``background``: rows that stand in for a feature the
+        model-agnostic explainer hides."""
+        return explain(self.specs, self.models, self.target, self.blend, self.drift, X, times, background,
+                       texts)
 
 
 class Trainer:
