@@ -79,7 +79,8 @@ def test_run_writes_every_artifact_and_predict_and_evaluate_work(tiny: Path, tmp
     sub = json.loads((out / "submission.json").read_text())
     assert len(sub["result"]) == 200 and sub["result"][0]["post_id"].startswith("post")
     report = (out / "report.html").read_text()
-    for section in ("run", "leaderboard", "decisions", "holdout", "test-period", "importance", "weights"):
+    for section in ("run", "leaderboard", "decisions", "holdout", "test-period", "importance", "contributions",
+                    "weights"):
         assert f'<section id="{section}">' in report, section
     assert report.count('src="data:image/png;base64,') >= 4 and "{{" not in report
     assert "<tr><th>seed</th><td>0</td></tr>" in report and f"<td>{tiny}</td>" in report
@@ -367,6 +368,8 @@ def test_the_api_speaks_scikit_learn_and_has_a_leaderboard(tiny: Path, posts: pd
     assert set(board["model"]) == set(v.scores) and board["holdout_src"].is_monotonic_decreasing
     weights = board.set_index("model")["blend_weight"]
     assert weights[v.models].sum() == pytest.approx(1.0)
+    held = board.set_index("model")["holdout_weight"]
+    assert held[[s.name for s in v.holdout_specs]].sum() == pytest.approx(1.0)
     assert board.set_index("model").loc[v.models, "final_fit"].all()
     truth = pd.read_parquet(tiny / "truth.parquet")[["post_id", "label"]]
     test = posts[posts["split"] == "test"].drop(columns="label").merge(truth, on="post_id")

@@ -25,6 +25,7 @@ from sklearn.base import BaseEstimator
 from popfusion import metrics
 from popfusion.advice import Advice, local_times
 from popfusion.atomic import load_pickle, save_pickle
+from popfusion.data.columns import infer_types, with_kinds
 from popfusion.data.schema import check_trainable
 from popfusion.data.synthetic import cache_dir as default_cache
 from popfusion.explain import BACKGROUND, Explanation
@@ -39,7 +40,7 @@ from popfusion.training.trainer import HoldOut, Trainer
 
 log = logging.getLogger(__name__)
 
-FORMAT = 3  # of a saved PopFusion; bump it when a change would break predicting with an older one
+FORMAT = 4  # of a saved PopFusion; bump it when a change would break predicting with an older one
 
 
 class PopFusion(BaseEstimator):
@@ -111,6 +112,7 @@ class PopFusion(BaseEstimator):
         self.train_labels_ = posts.loc[labelled, known].reset_index(drop=True)
         self.n_posts_ = len(posts)
         self.input_columns_ = [c for c in posts.columns if c not in ("split", "label")]
+        self.column_kinds_ = infer_types(posts)
         return self
 
     def _stage(self, posts: pd.DataFrame, pseudo_ok: np.ndarray,
@@ -135,7 +137,8 @@ class PopFusion(BaseEstimator):
         """Drift-corrected final scores for new posts, indexed like ``posts``, from the
         feature blocks as fitted on the training posts; labels of the new posts, if any,
         are not read."""
-        preds = self.final_.predict(self.features(posts), utc_seconds(posts["posted_at"]), _texts(posts))
+        X, times = self.features(posts), utc_seconds(posts["posted_at"])
+        preds = self.final_.predict(X, times, self._texts(posts))
         return preds["final_drift"].rename("popularity_score")
 
     def explain(self, posts: pd.DataFrame) -> Explanation:
@@ -144,7 +147,7 @@ class PopFusion(BaseEstimator):
         the contributions equals. Features a model-agnostic explainer hides are filled
         from hold-out posts."""
         return self.final_.explain(self.features(posts), utc_seconds(posts["posted_at"]), self._background(),
-                                   _texts(posts))
+                                   self._texts(posts))
 
     def explain_holdout(self, rows: int = 500) -> Explanation:
         """The explanation of (up to ``rows``) hold-out posts by the validation stage's
@@ -154,6 +157,10 @@ class PopFusion(BaseEstimator):
         X = X.sample(min(rows, len(X)), random_state=self.recipe.seed).sort_index()
         times = self.validation_.predictions["posted_at"].reindex(X.index)
         return self.validation_.explain_holdout(X, utc_seconds(times), self._background())
+
+    def _texts(self, posts: pd.DataFrame) -> pd.Series:
+        """New posts' joined text, from the text columns training read."""
+        return _texts(with_kinds(posts, self.column_kinds_))
 
     def _background(self) -> pd.DataFrame:
         X = self.validation_.holdout_X
@@ -177,7 +184,7 @@ class PopFusion(BaseEstimator):
     def features(self, posts: pd.DataFrame, blocks: list[FeatureBlock] | None = None) -> pd.DataFrame:
         """The feature frame the models see for new posts (their labels unread); with
         ``blocks``, only those blocks' columns."""
-        new = posts.assign(split="test", label=np.nan)
+        new = with_kinds(posts.assign(split="test", label=np.nan), self.column_kinds_)
         X = pd.concat([block.transform(new) for block in blocks or self.blocks_], axis=1)
         if blocks is not None:
             return X
@@ -192,7 +199,7 @@ class PopFusion(BaseEstimator):
             raise ValueError(f"advise takes one post at a time, not {len(post)}")
         X0 = self.features(post)
         own_time = post["posted_at"].iloc[0]
-        own = self.final_.predict(X0, utc_seconds(post["posted_at"]), _texts(post))["final_drift"].iloc[0]
+        own = self.final_.predict(X0, utc_seconds(post["posted_at"]), self._texts(post))["final_drift"].iloc[0]
         times = pd.date_range(pd.Timestamp(start or own_time).ceil("h"), periods=hours, freq="h")
         moved = post.loc[post.index.repeat(hours)].reset_index(drop=True).assign(posted_at=times)
         timed = [c for c in self.columns_ if family(c) == "time"]
@@ -200,7 +207,7 @@ class PopFusion(BaseEstimator):
         blocks = [b for b in self.blocks_ if any(c.startswith(f"{b.name}_") for c in timed)]
         if blocks:
             X[timed] = self.features(moved, blocks).reindex(columns=timed).to_numpy()
-        scores = self.final_.predict(X, utc_seconds(moved["posted_at"]), _texts(moved))["final_drift"]
+        scores = self.final_.predict(X, utc_seconds(moved["posted_at"]), self._texts(moved))["final_drift"]
         local, zone = local_times(post.iloc[0], times)
         curve = pd.DataFrame({"posted_at": times, "local_time": local, "score": scores.to_numpy(),
                               "gain": scores - own})
@@ -212,10 +219,10 @@ class PopFusion(BaseEstimator):
         """Every model and tier, best hold-out SRC first: hold-out and out-of-fold scores
         (the hold-out's labels were never read by a feature or model of the validation
         stage; out-of-fold is on the training rows), fit seconds in each stage, and each
-        model's share of the final blend (through its tier-2 blend)."""
-        v, weights = self.validation_, self.validation_.blend.describe()
-        share = {m: w * weights["final"].get(tier, 0.0) for tier, members in weights.items() if tier != "final"
-                 for m, w in members.items()}
+        model's share of the blend the hold-out scores came from (``holdout_weight``)
+        and of the final blend the test posts are read through (``blend_weight``)."""
+        v = self.validation_
+        share, held = _shares(v.blend), _shares(v.holdout_blend)
         rows = []
         for name, s in v.scores.items():
             oof = v.oof_scores.get(name, {})
@@ -224,7 +231,7 @@ class PopFusion(BaseEstimator):
                          "oof_src": oof.get("src"), "oof_mae": oof.get("mae"),
                          "fit_seconds_validation": v.seconds.get(name),
                          "fit_seconds_final": self.final_.seconds.get(name),
-                         "blend_weight": share.get(name, weights["final"].get(name)),
+                         "holdout_weight": held.get(name), "blend_weight": share.get(name),
                          "final_fit": name in v.models})
         return pd.DataFrame(rows).sort_values("holdout_src", ascending=False, ignore_index=True)
 
@@ -260,7 +267,7 @@ class PopFusion(BaseEstimator):
         else:
             posts = posts[posts["label"].notna()]
             X, y = self.features(posts), posts["label"].to_numpy(float)
-            times, texts = utc_seconds(posts["posted_at"]), _texts(posts)
+            times, texts = utc_seconds(posts["posted_at"]), self._texts(posts)
 
             def predict(frame: pd.DataFrame) -> np.ndarray:
                 return self.final_.predict(frame, times, texts)["final"].to_numpy()
@@ -351,6 +358,15 @@ def _holdout(posts: pd.DataFrame, holdout: np.ndarray) -> HoldOut:
     info = ["post_id", "posted_at", *(["category"] if "category" in posts else [])]
     return HoldOut(posts.index[rows], posts["label"].to_numpy(float)[rows],
                    utc_seconds(posts["posted_at"].iloc[rows]) / DAY, posts.iloc[rows][info])
+
+
+def _shares(blend) -> dict[str, float]:
+    """Each tier-1 model's share of a tiered blend (its weight in its tier-2 blend times
+    that blend's in the final one), and each tier-2 blend's own weight."""
+    weights = blend.describe()
+    final = weights["final"]
+    return {**final, **{m: w * final.get(tier, 0.0) for tier, members in weights.items() if tier != "final"
+                        for m, w in members.items()}}
 
 
 def _post_keys(posts: pd.DataFrame) -> pd.MultiIndex:

@@ -27,7 +27,7 @@ from popfusion.training.ensemble import Spec, feature_columns, select
 from popfusion.training.target import LabelTransform
 
 DRIFT_COLUMN = "drift_correction"
-BACKGROUND = 100  # rows the model-agnostic explainer fills a hidden feature from
+BACKGROUND = 50  # rows the model-agnostic explainer fills a hidden feature from
 
 
 @dataclass

@@ -64,7 +64,7 @@ def context(model, data: str | None = None) -> dict:
         "forward": FORWARD if recipe.fusion.forward else "",
         "figures": {"drift": _png(_drift(hold)), "holdout": _png(_holdout(hold)),
                     "category": _png(_category(hold)), "test": _png(_test_period(model)),
-                    "importance": _png(importance)},
+                    "importance": _png(importance), "contributions": _png(_contributions(model))},
     }
 
 
@@ -74,8 +74,8 @@ def _formatted(row: dict) -> dict:
 
     interval = (f" [{row['holdout_src_low']:.3f}, {row['holdout_src_high']:.3f}]"
                 if number(row.get("holdout_src_low"), 3) else "")
-    return {"model": row["model"], **{k: number(row[k], 4) for k in ("holdout_src", "holdout_mae", "oof_src",
-                                                                      "oof_mae", "blend_weight")},
+    scores = ("holdout_src", "holdout_mae", "oof_src", "oof_mae", "holdout_weight", "blend_weight")
+    return {"model": row["model"], **{k: number(row[k], 4) for k in scores},
             "holdout_src_interval": interval,
             **{k: number(row[k], 1) for k in ("fit_seconds_validation", "fit_seconds_final")}}
 
@@ -189,6 +189,28 @@ def _test_period(model):
     a2.hist(test["final_drift"], bins=bins, density=True, alpha=0.5, color="#c44e52", label="test predictions")
     a2.legend(fontsize=8)
     a2.set(title="distribution")
+    fig.tight_layout()
+    return fig
+
+
+def _contributions(model, rows: int = 200):
+    """How each feature family moves the scores of hold-out posts (their SHAP-style
+    contributions through the validation stage's models and blend), families by mean
+    absolute contribution."""
+    families = model.explain_holdout(rows).by_family()
+    if families.empty:
+        return None
+    import matplotlib.pyplot as plt
+
+    order = families.columns[::-1]
+    fig, ax = plt.subplots(figsize=(9, max(2.5, 0.45 * len(order))))
+    ax.boxplot([families[c] for c in order], vert=False, tick_labels=list(order), showfliers=False,
+               medianprops={"color": "#333"})
+    for i, c in enumerate(order, start=1):
+        jitter = np.random.default_rng(i).uniform(-0.15, 0.15, len(families))
+        ax.scatter(families[c], i + jitter, s=4, alpha=0.35, color="#4c72b0")
+    ax.axvline(0, color="#999", lw=0.8)
+    ax.set(xlabel="contribution to the score", title=f"what moves scores: {len(families)} hold-out posts")
     fig.tight_layout()
     return fig
 

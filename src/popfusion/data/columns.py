@@ -51,7 +51,26 @@ def infer_types(posts: pd.DataFrame, overrides: dict[str, str] | None = None) ->
     unknown = {k: v for k, v in overrides.items() if v not in KINDS}
     if unknown:
         raise ValueError(f"unknown column kind(s) {unknown}; known: {', '.join(KINDS)}")
-    return {c: overrides.get(c) or infer_kind(posts[c]) for c in extra_columns(posts)}
+    return {c: overrides.get(c) or kind_of(posts, c) for c in extra_columns(posts)}
+
+
+KINDS_ATTR = "column_kinds"  # posts.attrs key: the kinds a fitted model learned its columns as
+
+
+def with_kinds(posts: pd.DataFrame, kinds: dict[str, str]) -> pd.DataFrame:
+    """``posts`` marked with the column kinds a model was fitted with. A column's kind is
+    inferred from its values, and a few new posts (one, in a service) cannot show what a
+    column holds: marked posts read every column as it was read in training, and a column
+    training did not have as ``empty``, so no post's features depend on its batch."""
+    marked = posts.copy(deep=False)
+    marked.attrs[KINDS_ATTR] = dict(kinds)
+    return marked
+
+
+def kind_of(posts: pd.DataFrame, column: str) -> str:
+    """One extra column's kind: as marked (``with_kinds``), else inferred."""
+    known = posts.attrs.get(KINDS_ATTR)
+    return known.get(column, "empty") if known is not None else infer_kind(posts[column])
 
 
 def infer_kind(values: pd.Series) -> str:

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from popfusion.data.columns import TEXT_KINDS, column_text, extra_columns, infer_kind, safe_name, text_columns
+from popfusion.data.columns import TEXT_KINDS, column_text, extra_columns, kind_of, safe_name, text_columns
 from popfusion.features.base import FeatureBlock, resolve_device
 from popfusion.features.reduce import fit_pca, project
 from popfusion.features.store import EmbeddingStore
@@ -269,9 +269,10 @@ def field_texts(posts: pd.DataFrame, field: str) -> pd.Series:
         for part in parts[1:]:
             joined = joined + ". " + part
         return joined.str.strip(". ").astype(str)
-    if field in ("title", "tags"):
+    if field in ("title", "tags") or (field not in posts and kind_of(posts, field) in TEXT_KINDS):
+        # absent: a column training read as text, missing from these posts, is empty text
         return posts[field].fillna("").astype(str) if field in posts else pd.Series("", index=posts.index)
-    kind = infer_kind(posts[field]) if field in extra_columns(posts) else None
+    kind = kind_of(posts, field) if field in extra_columns(posts) else None
     if kind in TEXT_KINDS:
         return column_text(posts, field, kind)
     raise ValueError(f"unknown text field {field!r}: title, tags, joined, auto, or a text column of the "
