@@ -216,8 +216,11 @@ def test_a_stopped_crawl_resumes_to_the_same_files(tmp_path: Path, server: FakeS
     outs = {"users": tmp_path / "stopped.parquet", "images": tmp_path / "stopped"}
     manifests = {"users": users_manifest(outs["users"]), "images": outs["images"] / "manifest.jsonl"}
     for kind in run:
+        # the default Ctrl-C handler even where this test runs in a background job, whose
+        # children inherit an ignored SIGINT
         proc = subprocess.Popen(_cli(*run[kind], *slow, "--out", str(outs[kind])), stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
+                                stderr=subprocess.DEVNULL,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and _lines(manifests[kind]) < 2:
             time.sleep(0.05)

@@ -173,6 +173,23 @@ def test_service_explains_advises_and_describes_itself(client: TestClient, posts
     assert "<form" in client.get("/").text and client.get("/static/app.js").status_code == 200
 
 
+def test_concurrent_requests_scored_together_get_their_own_scores(model: PopFusion,
+                                                                 posts: pd.DataFrame) -> None:
+    """Requests that arrive together share a pass of the model; each still gets exactly
+    the score of its post alone, even when two requests use the same post id."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from popfusion.service import _Scorer
+
+    scorer = _Scorer(model, None)
+    new = drafts(posts, 12)
+    requests = [[as_json(p) | {"post_id": "same", "posted_at": p["posted_at"]}] for _, p in new.iterrows()]
+    with ThreadPoolExecutor(12) as pool:
+        answers = list(pool.map(scorer.predict, requests))
+    alone = [model.predict(new.iloc[[i]].assign(post_id="same")).iloc[0] for i in range(len(new))]
+    assert [a["scores"][0]["score"] for a in answers] == alone
+
+
 def test_unknown_user_is_a_new_user_not_an_error(client: TestClient, posts: pd.DataFrame) -> None:
     post = as_json(drafts(posts, 1).iloc[0]) | {"user_id": "someone-new", "post_id": "d1"}
     answer = client.post("/predict", json=post)

@@ -13,7 +13,7 @@ import pandas as pd
 
 from popfusion.features.base import FeatureBlock, has_images, labelled_mask, utc_seconds
 from popfusion.features.sources import block_embeddings
-from popfusion.features.target_stats import cutoffs, earlier_label_stats
+from popfusion.features.target_stats import LabelHistory
 from popfusion.linalg import row_products
 
 
@@ -53,10 +53,10 @@ class Clusters(FeatureBlock):
         self.maps_[self.params["levels"][-1]] = np.arange(finest)
         fine, _ = self._assign(emb)
         train = labelled_mask(posts) & (fine >= 0)
-        self.history_ = {level: pd.DataFrame({
+        self.history_ = {level: LabelHistory(pd.DataFrame({
             "post_id": posts["post_id"].to_numpy()[train], "key": mapping[fine[train]],
             "t": utc_seconds(posts["posted_at"])[train], "label": posts["label"].to_numpy("float64")[train],
-        }) for level, mapping in self.maps_.items()}
+        })) for level, mapping in self.maps_.items()}
         return self
 
     def _assign(self, emb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -71,13 +71,10 @@ class Clusters(FeatureBlock):
         fine, dist = self._assign(emb)
         f = {"distance": dist}
         t = utc_seconds(posts["posted_at"])
-        trained = self.history_[self.params["levels"][0]]["post_id"]  # the same posts at every level
-        cut = cutoffs(posts["post_id"], t, trained)
         for level, mapping in self.maps_.items():
             ids = np.where(fine >= 0, mapping[np.maximum(fine, 0)], -1)
             f[f"k{level}__cat"] = ids
-            queries = pd.DataFrame({"key": ids, "t": t, "cutoff": cut}, index=posts.index)
-            stats = earlier_label_stats(self.history_[level], queries)
+            stats = self.history_[level].stats(posts["post_id"], ids, t)
             for col in ("mean", "count", "mean_shrunk"):
                 f[f"k{level}_label_{col}"] = np.where(ids >= 0, stats[col], np.nan)
         source = self.params["source"]

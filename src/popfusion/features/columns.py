@@ -18,7 +18,7 @@ import pandas as pd
 from popfusion.data.columns import as_dates, as_items, as_numbers, column_text, infer_types, safe_name
 from popfusion.features.base import DAY, FeatureBlock, labelled_mask, utc_seconds
 from popfusion.features.meta import encode_codes, vocabulary
-from popfusion.features.target_stats import cutoffs, earlier_label_stats
+from popfusion.features.target_stats import LabelHistory
 
 TARGET_STATS = ("mean_shrunk", "count", "recent_mean", "age_days")
 
@@ -63,11 +63,11 @@ class PlatformColumns(FeatureBlock):
                 if kind == "category":
                     self.codes_[col] = vocabulary(values)
                 else:
-                    self.history_[col] = history.assign(key=values.to_numpy()[labelled])
+                    self.history_[col] = LabelHistory(history.assign(key=values.to_numpy()[labelled]))
             elif kind == "list":
                 items = _items(posts[col])
                 self.counts_[col] = items.value_counts()
-                self.history_[col] = history.join(items.rename("key"), how="inner")
+                self.history_[col] = LabelHistory(history.join(items.rename("key"), how="inner"))
         return self
 
     def transform(self, posts: pd.DataFrame) -> pd.DataFrame:
@@ -104,11 +104,8 @@ class PlatformColumns(FeatureBlock):
         return pd.DataFrame(f, index=posts.index)
 
     def _label_stats(self, posts: pd.DataFrame, col: str, keys: pd.Series) -> pd.DataFrame:
-        t = utc_seconds(posts["posted_at"])
-        history = self.history_[col]
-        queries = pd.DataFrame({"key": keys.to_numpy(), "t": t,
-                                "cutoff": cutoffs(posts["post_id"], t, history["post_id"])}, index=posts.index)
-        stats = earlier_label_stats(history, queries, shrink=self.params["shrink"])
+        stats = self.history_[col].stats(posts["post_id"], keys.to_numpy(), utc_seconds(posts["posted_at"]),
+                                         self.params["shrink"])
         return stats[list(TARGET_STATS)]
 
     def _item_stats(self, posts: pd.DataFrame, col: str) -> pd.DataFrame:

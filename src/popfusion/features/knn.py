@@ -49,6 +49,8 @@ class NeighbourLabels(FeatureBlock):
         order = np.argsort(utc_seconds(posts["posted_at"])[train], kind="stable")
         self.train_fold_ = np.empty(len(order), np.int64)
         self.train_fold_[order] = np.arange(len(order)) * self.params["folds"] // max(len(order), 1)
+        # by id, so that scoring one post (a service) looks its fold up without hashing every id
+        self.fold_by_id_ = dict(zip(self.train_ids_, self.train_fold_.tolist(), strict=True))
         return self
 
     def _project(self, x: np.ndarray) -> np.ndarray:
@@ -57,8 +59,7 @@ class NeighbourLabels(FeatureBlock):
     def transform(self, posts: pd.DataFrame) -> pd.DataFrame:
         emb = block_embeddings(self, posts)
         ok = np.isfinite(emb).all(axis=1)
-        fold_of = pd.Series(self.train_fold_, index=self.train_ids_)
-        fold = posts["post_id"].map(fold_of).fillna(-1).to_numpy(np.int64)
+        fold = np.fromiter((self.fold_by_id_.get(p, -1) for p in posts["post_id"]), np.int64, len(posts))
         out = np.full((len(posts), 4), np.nan, np.float32)
         q = self._project(np.nan_to_num(emb))
         for f in np.unique(fold[ok]):
@@ -89,6 +90,10 @@ class NeighbourLabels(FeatureBlock):
             out[start : start + len(s)] = np.column_stack([
                 labels.mean(axis=1), (labels * w).sum(axis=1) / w.sum(axis=1), s.mean(axis=1), s.max(axis=1)])
 
+        starts = range(0, len(q), self.params["chunk"])
+        if len(starts) == 1:  # one chunk (a few posts): threads would cost more than they save
+            chunk(0)
+            return out
         with threadpool_limits(1), ThreadPoolExecutor(os.cpu_count() or 1) as pool:
-            list(pool.map(chunk, range(0, len(q), self.params["chunk"])))
+            list(pool.map(chunk, starts))
         return out

@@ -3,6 +3,7 @@ the same embedding store as the text and image blocks (so nothing is encoded twi
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from pathlib import Path
 
@@ -21,7 +22,7 @@ def source_embeddings(posts: pd.DataFrame, source: str, cache_dir: Path | None,
     """(n, d) float32 embeddings of each post's joined text or image (NaN rows where an
     image is missing), with the default encoders (images at ``image_size`` pixels)."""
     if source == "text":
-        encoder = make_encoder("use")
+        encoder = _text_encoder()
         store = EmbeddingStore(cache_dir, encoder.fingerprint(), 1024)
         return store.encode(encoder.encode, field_texts(posts, "joined").tolist(), "text:joined")
     if source == "image":
@@ -31,6 +32,12 @@ def source_embeddings(posts: pd.DataFrame, source: str, cache_dir: Path | None,
         vectors, _ = embed_images(encoder, image_paths(posts), cache_dir, {"batch_size": 32, "workers": 2})
         return vectors
     raise ValueError(f"unknown embedding source {source!r}: {', '.join(SOURCES)}")
+
+
+@functools.cache
+def _text_encoder():
+    """The default text encoder, one a process (its worker processes start once)."""
+    return make_encoder("use")
 
 
 _LAST: dict[str, tuple[str, np.ndarray]] = {}  # the last embeddings per source, this process

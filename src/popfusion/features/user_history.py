@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from popfusion.features.base import DAY, FeatureBlock, labelled_mask, utc_seconds
-from popfusion.features.target_stats import cutoffs, earlier_label_stats, previous_mean
+from popfusion.features.target_stats import LabelHistory, previous_mean
 
 LOOKAHEAD = ("posts", "rank_share", "days_to_next")
 
@@ -42,13 +42,14 @@ class UserHistory(FeatureBlock):
 
     def fit(self, posts: pd.DataFrame) -> UserHistory:
         labelled, t = labelled_mask(posts), utc_seconds(posts["posted_at"])
-        self.history_ = pd.DataFrame({
+        self.history_ = LabelHistory(pd.DataFrame({
             "post_id": posts["post_id"].to_numpy()[labelled],
-            "user_id": posts["user_id"].to_numpy()[labelled],
+            "key": posts["user_id"].to_numpy()[labelled],
             "t": t[labelled],
             "label": posts["label"].to_numpy("float64")[labelled],
-        })
+        }), self.params["window"])
         self.activity_ = _content(posts)
+        self.rows_by_user_ = self.activity_.groupby("user_id", sort=False).indices
         self.user_codes_ = {u: i for i, u in enumerate(pd.unique(posts["user_id"]))}
         return self
 
@@ -60,7 +61,15 @@ class UserHistory(FeatureBlock):
     # -- activity, from every post seen in fit and transform ---------------------------------
 
     def _activity(self, posts: pd.DataFrame) -> pd.DataFrame:
-        both = pd.concat([self.activity_, _content(posts)])
+        # a post's activity reads its own user's posts only: those of the users asked about
+        # (a few rows for one post in a service, not every post seen in fit)
+        users = pd.unique(posts["user_id"])
+        if len(users) < len(self.rows_by_user_):
+            known = [self.rows_by_user_[u] for u in users if u in self.rows_by_user_]
+            seen = self.activity_.iloc[np.sort(np.concatenate(known))] if known else self.activity_.iloc[:0]
+        else:
+            seen = self.activity_
+        both = pd.concat([seen, _content(posts)])
         both = both.drop_duplicates("post_id").sort_values(["user_id", "posted_at", "post_id"])
         t = utc_seconds(both["posted_at"])
         user = both["user_id"].to_numpy()
@@ -90,11 +99,7 @@ class UserHistory(FeatureBlock):
 
     def _targets(self, posts: pd.DataFrame) -> pd.DataFrame:
         t = utc_seconds(posts["posted_at"])
-        queries = pd.DataFrame({"key": posts["user_id"].to_numpy(), "t": t,
-                                "cutoff": cutoffs(posts["post_id"], t, self.history_["post_id"])},
-                               index=posts.index)
-        history = self.history_.rename(columns={"user_id": "key"})
-        stats = earlier_label_stats(history, queries, self.params["window"], self.params["shrink"])
+        stats = self.history_.stats(posts["post_id"], posts["user_id"].to_numpy(), t, self.params["shrink"])
         return stats.add_prefix("label_")
 
 
