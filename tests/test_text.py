@@ -31,12 +31,12 @@ def test_use_is_multilingual() -> None:
     assert _cos(v[0], v[1]) > _cos(v[0], v[2]) + 0.2
 
 
-def test_use_worker_processes_give_the_same_vectors() -> None:
+def test_use_worker_processes_give_the_same_vectors_bit_for_bit() -> None:
     texts = [f"photo number {i} of the {w} at dusk" for i in range(40) for w in ("river", "cat")]
-    encoder = UseEncoder(workers=2, min_split=16)
+    encoder = UseEncoder(workers=2, chunk=16)
     split = encoder.encode(texts)
     assert split.shape == (80, 512)
-    np.testing.assert_allclose(split, UseEncoder(workers=1).encode(texts), atol=1e-5)
+    np.testing.assert_array_equal(split, UseEncoder(workers=1, chunk=16).encode(texts))
     workers = encoder.pool._processes.values()
     encoder.close()  # the workers stop; a later encode starts new ones
     assert encoder.pool is None and not any(w.is_alive() for w in workers)

@@ -25,6 +25,7 @@ from sklearn.base import BaseEstimator
 from popfusion import metrics
 from popfusion.advice import Advice, local_times
 from popfusion.atomic import load_pickle, save_pickle
+from popfusion.compute import running
 from popfusion.data.columns import infer_types, with_kinds
 from popfusion.data.schema import check_trainable
 from popfusion.data.synthetic import cache_dir as default_cache
@@ -86,6 +87,15 @@ class PopFusion(BaseEstimator):
             utc_seconds(posts.loc[labelled, "posted_at"]), self.recipe.validation.holdout)
         log.info("validation stage: %d training posts, %d held out (latest %.0f%%)",
                  (labelled & ~holdout).sum(), holdout.sum(), 100 * self.recipe.validation.holdout)
+        compute = self.recipe.compute
+        with running(compute.ray, compute.retries, compute.cpus):  # embeddings and fits go there
+            self._fit_stages(posts, holdout, labelled, time_limit)
+        return self
+
+    def _fit_stages(self, posts: pd.DataFrame, holdout: np.ndarray, labelled: np.ndarray,
+                    time_limit: float | None) -> None:
+        """The validation stage with the hold-out's labels hidden, then the final stage
+        on every label."""
         hidden = posts.assign(split=np.where(holdout, "test", posts["split"]),
                               label=posts["label"].where(~holdout))
         is_test = (posts["split"] == "test").to_numpy()
@@ -113,7 +123,6 @@ class PopFusion(BaseEstimator):
         self.n_posts_ = len(posts)
         self.input_columns_ = [c for c in posts.columns if c not in ("split", "label")]
         self.column_kinds_ = infer_types(posts)
-        return self
 
     def _stage(self, posts: pd.DataFrame, pseudo_ok: np.ndarray,
                fitted: bool) -> tuple[Stage, list[FeatureBlock]]:

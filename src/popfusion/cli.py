@@ -361,6 +361,9 @@ def run(
         help="Seconds for training: models that would start later are left out, and named.")] = None,
     cache: Annotated[Path | None, typer.Option(help="Feature cache folder (default: the recipe's, "
                                                     "else <popfusion cache>/features).")] = None,
+    ray: Annotated[str | None, typer.Option(
+        help="Run embeddings and model fits on Ray: auto (a local cluster of this machine's cores) or "
+             "a cluster's address (needs the ray extra).")] = None,
     as_json: JsonOption = False,
     verbose: VerboseOption = False,
     quiet: QuietOption = False,
@@ -368,11 +371,14 @@ def run(
     """Build features, train the ensemble, fuse, predict, and write a run folder.
     Rerunning into the same folder resumes from finished features and models."""
     from popfusion.api import PopFusion
+    from popfusion.compute import ComputeError
     from popfusion.runs import RunFolderError, check_out, write_run
 
     spec = _recipe(recipe)
     if seed is not None:
         spec = spec.model_copy(update={"seed": seed})
+    if ray is not None:
+        spec = spec.model_copy(update={"compute": spec.compute.model_copy(update={"ray": ray})})
     if column_map:  # kept with the run, so that `popfusion serve` reads posts in the same columns
         spec = spec.model_copy(update={"data": spec.data.model_copy(update={"map": column_map})})
     run_dir = out or Path("runs") / spec.name
@@ -387,7 +393,11 @@ def run(
     except DataError as err:
         console.print(f"[bold red]error:[/] {err}")
         raise typer.Exit(1) from None
-    model = PopFusion(spec, cache_dir=cache, checkpoints=run_dir / "checkpoints").fit(posts, time_limit)
+    try:
+        model = PopFusion(spec, cache_dir=cache, checkpoints=run_dir / "checkpoints").fit(posts, time_limit)
+    except ComputeError as err:
+        console.print(f"[bold red]error:[/] {err}")
+        raise typer.Exit(1) from None
     try:
         write_run(model, run_dir, str(data or spec.data.path or "the built-in sample"))
     except RunFolderError as err:

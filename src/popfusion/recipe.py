@@ -63,6 +63,17 @@ class FusionSpec(BaseModel):
                                           "held to the hold-out)")
 
 
+class ComputeSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    ray: str | None = Field(None, description="run embeddings and model fits on Ray: auto (a local cluster of "
+                                              "this machine's cores) or a cluster address; none: this process")
+    retries: int = Field(3, ge=0, description="times Ray reruns a task whose worker died")
+    cpus: int | None = Field(None, ge=1, description="CPUs a model fit asks for (default: as many as this "
+                                                     "machine has, capped at a node's, so results match a "
+                                                     "run without Ray bit for bit; fewer packs more fits "
+                                                     "on a node)")
+
+
 class Recipe(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str
@@ -80,6 +91,7 @@ class Recipe(BaseModel):
     seed: int = 0
     bootstrap: int = Field(200, ge=0, description="bootstrap resamples for metric intervals")
     cache_dir: str | None = Field(None, description="feature cache; default: <popfusion cache>/features")
+    compute: ComputeSpec = Field(default_factory=ComputeSpec)
 
 
 def load_recipe(name_or_path: str | Path) -> Recipe:

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image, UnidentifiedImageError
 
+from popfusion.compute import Portable
 from popfusion.features.base import FeatureBlock, has_images, resolve_device
 from popfusion.features.reduce import fit_pca, project
 from popfusion.features.store import EmbeddingStore
@@ -63,7 +64,7 @@ def iter_batches(paths: list[str | None], size: int, batch_size: int,
             yield batch
 
 
-class ImageEncoder(ABC):
+class ImageEncoder(Portable, ABC):
     """uint8 RGB images (N, size, size, 3) -> float32 vectors."""
 
     name: str
@@ -85,6 +86,7 @@ class EfficientNetEncoder(ImageEncoder):
 
         from popfusion.features.efficientnet import load_pretrained
 
+        self.args = (size, device)
         self.torch, self.size = torch, size
         self.device = resolve_device(device)
         self.model = load_pretrained().to(self.device)
@@ -107,6 +109,7 @@ class ClipEncoder(ImageEncoder):
 
         if Path(model).is_dir():
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        self.args = (model, device)
         self.torch, self.device = torch, resolve_device(device)
         self.model = CLIPModel.from_pretrained(model).to(self.device).eval()
         self.size = self.model.config.vision_config.image_size

@@ -4,6 +4,7 @@ most: on a rerun every finished batch is read back and only the rest is computed
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import threading
@@ -14,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from popfusion.atomic import atomic_npy
+from popfusion.compute import Local, RayCluster, current, ready
 from popfusion.progress import progress_bar
 
 log = logging.getLogger(__name__)
@@ -32,39 +34,64 @@ class EmbeddingStore:
         self.computed = self.reused = 0  # batches, for the build summary
 
     def encode(self, fn: Callable[[list], np.ndarray], items: Sequence, label: str,
-               keys: Sequence[str] | None = None) -> np.ndarray:
+               keys: Sequence[str] | None = None, gpu: bool = False) -> np.ndarray:
         """``fn`` applied to every distinct item, as a (len(items), dim) float32 array.
-        ``keys`` identify items on disk (default: the items themselves as text)."""
+        ``keys`` identify items on disk (default: the items themselves as text). With a
+        store folder, the batches not on disk are tasks of the run's compute (on a
+        cluster they run at once, on a GPU where ``gpu`` and the cluster has one), each
+        saved here as soon as it is in."""
         keys = [str(i) for i in items] if keys is None else list(keys)
         unique, inverse = np.unique(np.asarray(keys, dtype=object), return_inverse=True)
         first = {k: i for i, k in reversed(list(enumerate(keys)))}
         values = [items[first[k]] for k in unique]
-        chunks = []
+        compute = current() if self.root is not None else Local()  # in memory: in this process
+        shared_fn = compute.put(fn) if len(unique) else fn
         with progress_bar(self.progress and len(unique) > self.batch_size) as bar:
             task = bar.add_task(label, total=len(unique))
+            futures = []
             for start in range(0, len(unique), self.batch_size):
-                batch_keys = unique[start : start + self.batch_size]
-                chunks.append(self._batch(fn, values[start : start + self.batch_size], batch_keys))
-                bar.advance(task, len(batch_keys))
+                batch = slice(start, start + self.batch_size)
+                futures.append(self._batch(compute, shared_fn, values[batch], unique[batch], gpu,
+                                           functools.partial(_advance, bar, task, len(unique[batch]))))
+            chunks = compute.gather(futures)
         if not chunks:
             return np.zeros((len(keys), 0), np.float32)
         return np.concatenate(chunks)[inverse].astype(np.float32)
 
-    def _batch(self, fn: Callable[[list], np.ndarray], values: list, keys: np.ndarray) -> np.ndarray:
+    def _batch(self, compute: Local | RayCluster, fn, values: list, keys: np.ndarray, gpu: bool,
+               done: Callable[[object], None]):
         digest = hashlib.sha256("\x00".join(keys).encode()).hexdigest()[:24]
         if self.root is None:  # in memory: the blocks that read one batch (text, clusters, neighbours) share it
-            return _remembered((self.encoder, digest), lambda: self._computed(fn, values))
+            out = _remembered((self.encoder, digest), lambda: self._counted(encode_batch(fn, values)))
+            done(out)
+            return ready(out)
         path = self.root / f"{digest}.npy"
         if path.exists():
             self.reused += 1
-            return np.load(path)
-        out = self._computed(fn, values)
-        atomic_npy(out, path)
+            done(None)
+            return ready(np.load(path))
+
+        def finished(out: np.ndarray) -> None:
+            atomic_npy(self._counted(out), path)
+            done(out)
+
+        # one CPU a batch: on a cluster batches run side by side (one worker process each,
+        # as the text encoder's own process pool splits them here), and no task forks
+        # processes of its own that would outlive its worker if it is killed
+        return compute.submit(encode_batch, fn, values, cpus=1, gpu=gpu, done=finished)
+
+    def _counted(self, out: np.ndarray) -> np.ndarray:
+        self.computed += 1
         return out
 
-    def _computed(self, fn: Callable[[list], np.ndarray], values: list) -> np.ndarray:
-        self.computed += 1
-        return np.asarray(fn(values), dtype=np.float16)
+
+def encode_batch(fn: Callable[[list], np.ndarray], values: list) -> np.ndarray:
+    """One batch's vectors (a task), as float16: the store's format."""
+    return np.asarray(fn(values), dtype=np.float16)
+
+
+def _advance(bar, task, n: int, _result: object) -> None:
+    bar.advance(task, n)
 
 
 _RECENT: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()  # batches encoded without a root

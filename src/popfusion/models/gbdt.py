@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import functools
-import os
 
 import numpy as np
 import pandas as pd
 
+from popfusion.compute import threads
 from popfusion.models.base import Model, categorical_columns
 
 
@@ -35,7 +35,7 @@ class LightGBM(Model):
             n_estimators=p["n_estimators"], learning_rate=p["learning_rate"], num_leaves=p["num_leaves"],
             min_child_samples=p["min_child_samples"], subsample=p["subsample"], subsample_freq=1,
             colsample_bytree=p["colsample_bytree"], objective=p["objective"], random_state=p["seed"],
-            n_jobs=os.cpu_count(), verbose=-1, deterministic=True, force_row_wise=True,
+            n_jobs=threads(), verbose=-1, deterministic=True, force_row_wise=True,
             device_type=_lightgbm_device(p["device"]))
         # high-cardinality codes (user ids) stay numeric: as categoricals they overfit
         self.cats_ = [c for c in categorical_columns(X) if X[c].nunique() <= p["max_categories"]]
@@ -84,7 +84,7 @@ class CatBoost(Model):
         task = "GPU" if p["device"] == "cuda" or (p["device"] == "auto" and _has_cuda()) else "CPU"
         self.model_ = CatBoostRegressor(
             iterations=p["iterations"], learning_rate=p["learning_rate"], depth=p["depth"],
-            loss_function=p["loss"], random_seed=p["seed"], thread_count=os.cpu_count(),
+            loss_function=p["loss"], random_seed=p["seed"], thread_count=threads(),
             task_type=task, has_time=True, verbose=False, allow_writing_files=False)
         cats = categorical_columns(X)
         val = Pool(_ints(X_val, cats), y_val, cat_features=cats) if X_val is not None else None

@@ -22,12 +22,14 @@ import hashlib
 import inspect
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from popfusion.compute import current, ready, threads
 from popfusion.fusion.blend import TieredBlend
 from popfusion.models.base import Model
 from popfusion.models.zoo import MODELS, make_model
@@ -210,31 +212,44 @@ class Ensemble:
 
     def _fit_round(self, rnd: int, specs: list[Spec], stage: Stage, chosen: np.ndarray,
                    pseudo: np.ndarray) -> Round:
+        """Every model's fold fits, then its refit on every row with the folds' mean
+        budget. Fits are submitted to the run's compute: here each runs when submitted; on a
+        cluster every model's folds run at once, and a model's refit starts when its folds
+        are in."""
         X_all = pd.concat([stage.X, stage.X_test[chosen]]) if chosen.any() else stage.X
         fold_all = np.concatenate([self.fold_, np.full(int(chosen.sum()), -1)])
         z_all = self.target_.transform(np.concatenate([stage.y, pseudo]))
         oof, test, budgets, seconds, importance, refits = {}, {}, {}, {}, {}, {}
         with progress_bar() as bar:
             task = bar.add_task(f"round {rnd}: models", total=len(specs) * (self.n_folds + 1))
+            advance = lambda _: bar.advance(task)  # noqa: E731
+            fits_of, folds_of = {}, {}
             for spec in specs:
-                if oof and past(self.deadline):  # the first model of a round always fits
+                if fits_of and past(self.deadline):  # the first model of a round always fits
                     log.warning("time limit: %s not fitted in round %d", spec.name, rnd)
                     continue
-                start = time.perf_counter()
                 cols = feature_columns(stage.X.columns, spec.features)
                 fits = Fits(spec, select(X_all, cols), z_all, select(stage.X_test, cols), stage.texts,
                             self.seed, self.checkpoints, (rnd,))
-                o, models = self._folds(fits, fold_all, bar, task)
-                budgets[spec.name] = mean_budget(models)
-                log.info("%s: refit on all %d rows%s", spec.name, len(X_all),
-                         f" with {budgets[spec.name]}" if budgets[spec.name] else "")
-                refit = fits.fit("all", np.arange(len(X_all)), None, budgets[spec.name])
-                bar.advance(task)
-                oof[spec.name] = self.target_.inverse(o[: len(stage.X)])
-                test[spec.name] = self.target_.inverse(fits.predict(refit, fits.X_test))
-                seconds[spec.name] = time.perf_counter() - start
-                importance[spec.name] = refit.feature_importance()
-                refits[spec.name] = refit
+                fits_of[spec.name] = fits
+                folds_of[spec.name] = [fits.fit(f, *fold_rows(fold_all, f), done=advance)
+                                       for f in range(self.n_folds)]
+            refit_of = {}
+            for name, fits in fits_of.items():
+                models, spent = zip(*fits.compute.gather(folds_of[name]), strict=True)
+                folds_of[name], seconds[name] = list(models), sum(spent)
+                budgets[name] = mean_budget(folds_of[name])
+                log.info("%s: refit on all %d rows%s", name, len(X_all),
+                         f" with {budgets[name]}" if budgets[name] else "")
+                refit_of[name] = fits.fit("all", np.arange(len(X_all)), None, budgets[name], done=advance)
+            for name, fits in fits_of.items():
+                refits[name], spent = fits.compute.gather([refit_of[name]])[0]
+                start = time.perf_counter()
+                o = self._out_of_fold(fits, fold_all, folds_of[name])
+                oof[name] = self.target_.inverse(o[: len(stage.X)])
+                test[name] = self.target_.inverse(fits.predict(refits[name], fits.X_test))
+                seconds[name] += spent + time.perf_counter() - start
+                importance[name] = refits[name].feature_importance()
         specs = [s for s in specs if s.name in oof]
         tier1 = pd.DataFrame(oof, index=stage.X.index)
         blend = blend_of(specs, self.fusion, self.mae_weight).fit(tier1, stage.y)
@@ -242,34 +257,40 @@ class Ensemble:
                      blend.predict(pd.DataFrame(test, index=stage.X_test.index)), blend, budgets, seconds,
                      importance, refits)
 
-    def _folds(self, fits: Fits, fold: np.ndarray, bar, task) -> tuple[np.ndarray, list[Model]]:
+    def _out_of_fold(self, fits: Fits, fold: np.ndarray, models: list[Model]) -> np.ndarray:
         oof = np.full(len(fold), np.nan)
-        models = []
-        for f in range(self.n_folds):
-            # early stopping on the latest real (not pseudo-labelled) rows of the fitting side
-            real = np.flatnonzero((fold != f) & (fold >= 0))
-            stop_rows = real[-max(1, int(len(real) * EARLY_STOP_SHARE)):]
-            model = fits.fit(f, np.setdiff1d(np.flatnonzero(fold != f), stop_rows), stop_rows)
+        for f, model in enumerate(models):
             val = fold == f
             oof[val] = fits.predict(model, fits.X.iloc[np.flatnonzero(val)])
-            models.append(model)
-            bar.advance(task)
-        return oof, models
+        return oof
+
+
+def fold_rows(fold: np.ndarray, f: int) -> tuple[np.ndarray, np.ndarray]:
+    """The rows fold ``f``'s model fits on, and those it stops early on: the latest real
+    (not pseudo-labelled) rows of its fitting side."""
+    real = np.flatnonzero((fold != f) & (fold >= 0))
+    stop_rows = real[-max(1, int(len(real) * EARLY_STOP_SHARE)):]
+    return np.setdiff1d(np.flatnonzero(fold != f), stop_rows), stop_rows
 
 
 class Fits:
     """Fits of one model kind on one stage's rows, each saved under a key of everything it
     read, so that a rerun reuses it and a change anywhere (a row, a label, a parameter,
-    the model's code version) refits exactly the fits that read the change."""
+    the model's code version) refits exactly the fits that read the change. Each fit is a
+    task of the run's compute; its checkpoint is written here, where the run is."""
 
     def __init__(self, spec: Spec, X: pd.DataFrame, z: np.ndarray, X_test: pd.DataFrame,
                  texts: pd.Series | None, seed: int, checkpoints: Path | None, where: tuple) -> None:
         self.spec, self.X, self.z, self.X_test, self.texts = spec, X, z, X_test, texts
         self.seed, self.checkpoints, self.where = seed, checkpoints, where
         self.inputs = _Inputs(X, X_test, texts) if checkpoints is not None else None
+        self.compute = current()
+        self.shared: tuple | None = None  # the frames, put once on the compute for every fit to read
 
     def fit(self, fold: int | str, train_rows: np.ndarray, stop_rows: np.ndarray | None,
-            budget: dict | None = None) -> Model:
+            budget: dict | None = None, done: Callable | None = None):
+        """A future of (fitted model, seconds its fit took), from its checkpoint when one
+        is saved (0 seconds); ``done`` is called once it is in."""
         params = {**self.spec.params, **(budget or {})}
         path = None
         if self.inputs is not None:
@@ -278,18 +299,39 @@ class Fits:
             path = self.checkpoints / f"{self.spec.name}-r{self.where[0]}-f{fold}-{key}.pkl"
             if path.exists():
                 log.info("%s fold %s round %d: reused from %s", self.spec.name, fold, self.where[0], path.name)
-                return Model.load(path)
+                if done is not None:
+                    done(None)
+                return ready((Model.load(path), 0.0))
         kind = self.spec.model
-        model = make_model(kind, {**params, "seed": self.seed} if "seed" in _params_of(kind) else params)
-        X_val, z_val = (None, None) if stop_rows is None else (self.X.iloc[stop_rows], self.z[stop_rows])
-        model.fit(_rows(self.X, train_rows), self.z[train_rows], X_val, z_val, unlabelled=self.X_test,
-                  texts=self.texts)
-        if path is not None:
-            model.save(path)
-        return model
+        if "seed" in _params_of(kind):
+            params["seed"] = self.seed
+        if self.shared is None:
+            self.shared = tuple(self.compute.put(v) for v in (self.X, self.X_test, self.texts))
+
+        def finished(result: tuple[Model, float]) -> None:
+            if path is not None:
+                result[0].save(path)
+            if done is not None:
+                done(result)
+
+        # the threads it would use here, so that its result is the same bit for bit
+        memory = 3 * int(self.X.memory_usage(index=False).sum())
+        return self.compute.submit(fit_model, kind, params, *self.shared, self.z, train_rows, stop_rows,
+                                   cpus=threads(), memory=memory, done=finished)
 
     def predict(self, model: Model, X: pd.DataFrame) -> np.ndarray:
         return np.asarray(model.predict(X, texts=self.texts), float)
+
+
+def fit_model(kind: str, params: dict, X: pd.DataFrame, X_test: pd.DataFrame, texts: pd.Series | None,
+              z: np.ndarray, train_rows: np.ndarray, stop_rows: np.ndarray | None) -> tuple[Model, float]:
+    """One fit (a task): a ``kind`` model fitted on ``train_rows``, stopping early on
+    ``stop_rows``; with the seconds it took."""
+    start = time.perf_counter()
+    model = make_model(kind, params)
+    X_val, z_val = (None, None) if stop_rows is None else (X.iloc[stop_rows], z[stop_rows])
+    model.fit(_rows(X, train_rows), z[train_rows], X_val, z_val, unlabelled=X_test, texts=texts)
+    return model, time.perf_counter() - start
 
 
 class _Inputs:

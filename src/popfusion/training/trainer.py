@@ -231,20 +231,23 @@ class Trainer:
                     break
                 X = pd.concat([stage.X, stage.X_test[chosen]]) if chosen.any() else stage.X
                 z = target.transform(np.concatenate([stage.y, pseudo]))
-                fitted, tier1 = {}, {}
+                submitted = {}  # every kept model's fit, at once on a cluster
                 for spec in specs:
-                    if fitted and past(self.deadlines[1]):  # the first model of a round always fits
+                    if submitted and past(self.deadlines[1]):  # the first model of a round always fits
                         log.warning("time limit: %s not fitted on every label; the blend does without it",
                                     spec.name)
                         continue
-                    start = time.perf_counter()
                     cols = feature_columns(stage.X.columns, spec.features)
                     fits = Fits(spec, select(X, cols), z, select(stage.X_test, cols), stage.texts, r.seed,
                                 self._folder("final"), (rnd,))
-                    fitted[spec.name] = fits.fit("all", np.arange(len(X)), None, budgets[spec.name])
-                    tier1[spec.name] = target.inverse(fits.predict(fitted[spec.name], fits.X_test))
-                    seconds[spec.name] = seconds.get(spec.name, 0.0) + time.perf_counter() - start
-                    bar.advance(task)
+                    submitted[spec.name] = fits, fits.fit("all", np.arange(len(X)), None, budgets[spec.name],
+                                                          done=lambda _: bar.advance(task))
+                fitted, tier1 = {}, {}
+                for name, (fits, future) in submitted.items():
+                    fitted[name], spent = fits.compute.gather([future])[0]
+                    start = time.perf_counter()
+                    tier1[name] = target.inverse(fits.predict(fitted[name], fits.X_test))
+                    seconds[name] = seconds.get(name, 0.0) + spent + time.perf_counter() - start
                 if len(fitted) < len(specs):
                     if rnd:
                         break  # a pseudo-label round cut short: keep the round before it
