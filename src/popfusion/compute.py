@@ -22,6 +22,7 @@ import logging
 import os
 import socket
 import sys
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -101,6 +102,7 @@ class RayCluster:
                  sum(n.get("CPU", 0.0) for n in nodes), self.gpus)
         self.task = ray.remote(_in_task)
         self.callbacks: dict[Any, Done] = {}
+        self.tasks_by_node: Counter[str] = Counter()
 
     def put(self, value: Any) -> Any:
         return self.ray.put(value)
@@ -119,15 +121,23 @@ class RayCluster:
     def gather(self, futures: Sequence[Any]) -> list:
         """The results in the order submitted (tasks' and ``ready`` ones); each task's
         ``done`` runs as soon as its result is in."""
-        waiting = [f for f in futures if not isinstance(f, _Ready) and f in self.callbacks]
+        results = {}
+        waiting = [f for f in futures if not isinstance(f, _Ready)]
         while waiting:
             finished, waiting = self.ray.wait(waiting, num_returns=1)
+            node, results[finished[0]] = self.ray.get(finished[0])
+            self.tasks_by_node[node] += 1
             done = self.callbacks.pop(finished[0])
             if done is not None:
-                done(self.ray.get(finished[0]))
-        return [f.value if isinstance(f, _Ready) else self.ray.get(f) for f in futures]
+                done(results[finished[0]])
+        return [f.value if isinstance(f, _Ready) else results[f] for f in futures]
 
     def close(self) -> None:
+        """Say where the tasks ran; stop the cluster if this process started it."""
+        if self.tasks_by_node:
+            nodes = ", ".join(f"{node[:8]}: {n}" for node, n in self.tasks_by_node.most_common())
+            log.info("Ray: %d tasks on %d node(s) (%s)", sum(self.tasks_by_node.values()),
+                     len(self.tasks_by_node), nodes)
         if self.started:
             self.ray.shutdown()
 
@@ -158,10 +168,11 @@ def threads() -> int:
     return _THREADS or os.cpu_count() or 1
 
 
-def _in_task(fn: Callable, n_threads: int, *args: Any) -> Any:
-    """Runs on a Ray worker: ``fn(*args)`` with the task's CPUs as its thread count, in
-    BLAS and OpenMP too (a worker keeps the thread counts of the first task it ran, and a
-    sum split over another number of threads differs in its last bits)."""
+def _in_task(fn: Callable, n_threads: int, *args: Any) -> tuple[str, Any]:
+    """Runs on a Ray worker: its node's id, and ``fn(*args)`` with the task's CPUs as its
+    thread count, in BLAS and OpenMP too (a worker keeps the thread counts of the first
+    task it ran, and a sum split over another number of threads differs in its last bits)."""
+    import ray
     from threadpoolctl import threadpool_limits
 
     global _THREADS
@@ -169,7 +180,8 @@ def _in_task(fn: Callable, n_threads: int, *args: Any) -> Any:
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(n_threads)
     with threadpool_limits(limits=n_threads):
-        return fn(*args)
+        result = fn(*args)
+    return ray.get_runtime_context().get_node_id(), result
 
 
 class Portable:
