@@ -2,6 +2,7 @@
 this machine.
 
     python benchmarks/ray_scale.py --posts 20000 --preset fast   # writes BENCHMARKS.md
+    python benchmarks/ray_scale.py --posts 5000 --preset smp --no-images
 
 Three runs, each from an empty feature cache:
 1. without Ray (the baseline);
@@ -29,11 +30,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import yaml
 from compare import dataset, measure, scores
 from report import machine, write_section
 
 from popfusion.atomic import atomic_write
 from popfusion.data import synthetic
+from popfusion.recipe import load_recipe
 
 HERE = Path(__file__).resolve().parent
 CLI = [sys.executable, "-c", "from popfusion.cli import app; app()"]
@@ -74,15 +77,18 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--work", type=Path, default=Path("/tmp/popfusion-ray"))
     parser.add_argument("--bootstrap", type=int, default=200)
+    parser.add_argument("--no-images", action="store_true", help="leave out the image blocks and models")
     args = parser.parse_args()
-    work = args.work / f"{args.preset}-{args.posts}"
+    work = args.work / f"{args.preset}{'-no-images' if args.no_images else ''}-{args.posts}"
     work.mkdir(parents=True, exist_ok=True)
+    recipe = without_images(args.preset, work) if args.no_images else args.preset
     data = dataset(args.work, args.posts, args.seed)
     truth = pd.read_parquet(data / synthetic.TRUTH)
     truth = truth[truth["split"] == "test"]
     runs = {"no_ray": [], "ray_auto": ["--ray", "auto"],
             "ray_two_nodes": ["--ray", f"127.0.0.1:{HEAD_PORT}"]}
-    result = {"posts": args.posts, "preset": args.preset, "seed": args.seed, "machine": machine(),
+    result = {"posts": args.posts, "preset": args.preset, "no_images": args.no_images, "seed": args.seed,
+              "machine": machine(),
               "date": pd.Timestamp.now().strftime("%Y-%m-%d"), "runs": {}}
     stop_ray()
     baseline = None
@@ -91,7 +97,7 @@ def main() -> None:
         try:
             if name == "ray_two_nodes":
                 two_nodes()
-            cost = run(name, args.preset, data, work, extra, RAY_ENV if "--ray" in extra else None)
+            cost = run(name, recipe, data, work, extra, RAY_ENV if "--ray" in extra else None)
         finally:
             stop_ray()
         pred = pd.read_parquet(work / name / "test_predictions.parquet")
@@ -103,30 +109,47 @@ def main() -> None:
         result["runs"][name] = {**cost, "src": got["src"]["value"], "mae": got["mae"]["value"],
                                 "max_diff_from_no_ray": diff}
         print(json.dumps(result["runs"][name], indent=1), flush=True)
-    atomic_write(HERE / "results" / f"ray-{args.preset}-{args.posts}.json", json.dumps(result, indent=1))
-    write_section(section(result))
+    atomic_write(HERE / "results" / f"{work.name}.json".replace(args.preset, f"ray-{args.preset}", 1),
+                 json.dumps(result, indent=1))
+    write_section(section([json.loads(p.read_text()) for p in sorted((HERE / "results").glob("ray-*.json"))]))
 
 
-def section(result: dict) -> str:
-    base = result["runs"]["no_ray"]["wall_seconds"]
-    rows = []
-    for name, r in result["runs"].items():
-        nodes = ", ".join(str(n) for n in r["tasks_by_node"].values()) or "-"
-        rows.append(f"| {name} | {r['wall_seconds'] / 60:.1f} min (x{r['wall_seconds'] / base:.2f}) | "
-                    f"{r['peak_gb']:.1f} GB | {r['src']:.4f} | {r['mae']:.4f} | "
-                    f"{r['max_diff_from_no_ray']:.2g} | {nodes} |")
-    return "\n".join([
+def without_images(preset: str, work: Path) -> Path:
+    """The preset without its image blocks and the models that read them, as a YAML file."""
+    recipe = load_recipe(preset)
+    image = {"image", "imgstat", "xmodal"}
+    features = [b for b in recipe.features if b.block not in image and b.params.get("source") != "image"]
+    models = [m for m in recipe.models if not set(m.features) & image]
+    path = work / f"{preset}-no-images.yaml"
+    data = recipe.model_copy(update={"name": f"{preset}-no-images", "features": features, "models": models})
+    atomic_write(path, yaml.safe_dump(data.model_dump(), sort_keys=False))
+    return path
+
+
+def section(results: list[dict]) -> str:
+    """One table per recipe and size measured."""
+    parts = [
         "## On a Ray cluster",
         "",
-        f"`python benchmarks/ray_scale.py --posts {result['posts']} --preset {result['preset']}` "
-        f"({result['date']}; {result['machine']}): the same recipe and seed from an empty cache, without Ray, "
-        "on a local Ray cluster of this machine's cores (`--ray auto`), and on two Ray nodes of one CPU each "
-        "started on this machine with `ray start` (fits then ask for one CPU, so two run at once).",
-        "",
-        "| run | wall time | peak memory | SRC | MAE | largest difference from no Ray | tasks per node |",
-        "|---|---|---|---|---|---|---|",
-        *rows,
-    ])
+        "`python benchmarks/ray_scale.py --posts N --preset P [--no-images]`: the same recipe and seed from an "
+        "empty cache, without Ray, on a local Ray cluster of this machine's cores (`--ray auto`), and on two "
+        "Ray nodes of one CPU each started on this machine with `ray start` (fits then ask for one CPU, so two "
+        "run at once). Peak memory is the process tree of the command (PSS); the two-node cluster's workers "
+        "are outside it.",
+    ]
+    for result in results:
+        base = result["runs"]["no_ray"]["wall_seconds"]
+        name = result["preset"] + (" without images" if result.get("no_images") else "")
+        parts += ["", f"### {name}, {result['posts']:,} posts ({result['date']}; {result['machine']})", "",
+                  "| run | wall time | peak memory | SRC | MAE | most a prediction differs from no Ray | "
+                  "tasks per node |",
+                  "|---|---|---|---|---|---|---|"]
+        for run_name, r in result["runs"].items():
+            nodes = ", ".join(str(n) for n in r["tasks_by_node"].values()) or "-"
+            parts.append(f"| {run_name} | {r['wall_seconds'] / 60:.1f} min (x{r['wall_seconds'] / base:.2f}) | "
+                         f"{r['peak_gb']:.1f} GB | {r['src']:.4f} | {r['mae']:.4f} | "
+                         f"{r['max_diff_from_no_ray']:.2g} | {nodes} |")
+    return "\n".join(parts)
 
 
 if __name__ == "__main__":

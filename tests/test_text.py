@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -59,6 +60,18 @@ def test_sentence_transformers_packaged_model() -> None:
     v = enc.encode(["a dog in the park", "a puppy on the grass", "quarterly earnings"])
     assert v.shape == (3, 384)
     assert _cos(v[0], v[1]) > _cos(v[0], v[2])
+
+
+def test_a_model_encoder_travels_as_the_call_that_built_it(tmp_path: Path) -> None:
+    """What a cluster task receives: a few hundred bytes, not the weights, rebuilt once a
+    process, encoding as the original does."""
+    folder = tiny_bert(tmp_path, ["dog", "park", "my", "the", "in"])
+    encoder = make_encoder("hf", folder, device="cpu")
+    sent = pickle.dumps(encoder)
+    assert len(sent) < 1000
+    copy = pickle.loads(sent)
+    assert pickle.loads(sent) is copy and copy is not encoder and copy.gpu is False
+    np.testing.assert_array_equal(copy.encode(["my dog"]), encoder.encode(["my dog"]))
 
 
 def test_hugging_face_encoder_from_a_local_folder(tmp_path: Path) -> None:

@@ -72,7 +72,7 @@ class CrossModal(FeatureBlock):
         texts = field_texts(posts, field).tolist()
         if self.clip_ is not None:
             store = EmbeddingStore(self.cache_dir, f"{self.clip_.name}-text", 256)
-            return store.encode(self.clip_.encode_text, texts, f"clip text:{field}")
+            return store.encode(self.clip_.encode_text, texts, f"clip text:{field}", gpu=self.clip_.gpu)
         encoder = make_encoder("use")
         return EmbeddingStore(self.cache_dir, encoder.fingerprint(), 1024).encode(
             encoder.encode, texts, f"text:{field}")

@@ -70,6 +70,7 @@ class ImageEncoder(Portable, ABC):
     name: str
     dim: int
     size: int
+    gpu: bool  # runs on a GPU where there is one (a cluster task then asks for one)
 
     @abstractmethod
     def encode(self, images: np.ndarray) -> np.ndarray: ...
@@ -86,7 +87,7 @@ class EfficientNetEncoder(ImageEncoder):
 
         from popfusion.features.efficientnet import load_pretrained
 
-        self.args = (size, device)
+        self.args, self.gpu = (size, device), device != "cpu"
         self.torch, self.size = torch, size
         self.device = resolve_device(device)
         self.model = load_pretrained().to(self.device)
@@ -109,7 +110,7 @@ class ClipEncoder(ImageEncoder):
 
         if Path(model).is_dir():
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        self.args = (model, device)
+        self.args, self.gpu = (model, device), device != "cpu"
         self.torch, self.device = torch, resolve_device(device)
         self.model = CLIPModel.from_pretrained(model).to(self.device).eval()
         self.size = self.model.config.vision_config.image_size
@@ -206,7 +207,7 @@ def embed_images(encoder: ImageEncoder, paths: list[str | None], cache_dir: Path
             out.append(vec)
         return np.concatenate(out)
 
-    vectors = store.encode(run, paths, "image", keys=[_image_key(p) for p in paths])
+    vectors = store.encode(run, paths, "image", keys=[_image_key(p) for p in paths], gpu=encoder.gpu)
     return vectors, ~np.isnan(vectors).all(axis=1)
 
 

@@ -24,7 +24,8 @@ def source_embeddings(posts: pd.DataFrame, source: str, cache_dir: Path | None,
     if source == "text":
         encoder = _text_encoder()
         store = EmbeddingStore(cache_dir, encoder.fingerprint(), 1024)
-        return store.encode(encoder.encode, field_texts(posts, "joined").tolist(), "text:joined")
+        texts = field_texts(posts, "joined").tolist()
+        return store.encode(encoder.encode, texts, "text:joined", gpu=encoder.gpu)
     if source == "image":
         from popfusion.features.image import embed_images, image_paths, make_image_encoder
 

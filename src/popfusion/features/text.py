@@ -33,6 +33,7 @@ class TextEncoder(ABC):
 
     name: str
     dim: int
+    gpu = False  # runs on a GPU where there is one (a cluster task then asks for one)
 
     def fit(self, texts: list[str]) -> TextEncoder:
         return self
@@ -152,7 +153,7 @@ class SentenceTransformerEncoder(Portable, TextEncoder):
     def __init__(self, model: str | None = None, device: str = "auto") -> None:
         from sentence_transformers import SentenceTransformer
 
-        self.args = (model, device)
+        self.args, self.gpu = (model, device), device != "cpu"
         path = model or str(_packaged_minilm())
         if Path(path).is_dir():
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -174,7 +175,7 @@ class HuggingFaceEncoder(Portable, TextEncoder):
 
         if Path(model).is_dir():
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        self.args = (model, device, max_length)
+        self.args, self.gpu = (model, device, max_length), device != "cpu"
         self.torch = torch
         self.device = resolve_device(device)
         self.tokenizer = AutoTokenizer.from_pretrained(model)
@@ -253,7 +254,8 @@ class TextEmbedding(FeatureBlock):
             for group in (g for g in groups if g):
                 texts = [field_texts(posts, f).tolist() for f in group]
                 label = f"text:{group[0]}" if len(group) == 1 else "text"
-                vectors = store.encode(self.encoder_.encode, [t for field in texts for t in field], label)
+                vectors = store.encode(self.encoder_.encode, [t for field in texts for t in field], label,
+                                       gpu=self.encoder_.gpu)
                 bounds = np.cumsum([0] + [len(t) for t in texts])
                 out.update({f: vectors[a:b] for f, a, b in zip(group, bounds[:-1], bounds[1:], strict=True)})
         finally:
