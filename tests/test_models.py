@@ -120,3 +120,35 @@ def test_tabnet_fits_without_chatter(capsys: pytest.CaptureFixture) -> None:
         warnings.warn("a warning of our own still shows", UserWarning, stacklevel=1)
     assert capsys.readouterr().out == ""
     assert [str(w.message) for w in caught] == ["a warning of our own still shows"]
+
+
+class _Bar:
+    """What ``fit_steps`` asks of a progress bar, recorded."""
+
+    def __init__(self) -> None:
+        self.updates: list[tuple[int, int]] = []
+        self.removed = False
+
+    def add_task(self, label: str, total: int | None) -> int:
+        return 0
+
+    def update(self, task: int, completed: int, total: int) -> None:
+        self.updates.append((completed, total))
+
+    def remove_task(self, task: int) -> None:
+        self.removed = True
+
+
+@pytest.mark.parametrize(("kind", "params", "steps"), [("lightgbm", {"n_estimators": 12}, 12),
+                                                       ("catboost", {"iterations": 12}, 12),
+                                                       ("mlp", {"epochs": 3}, 3)])
+def test_a_long_fit_advances_its_bar_as_it_goes(kind: str, params: dict, steps: int) -> None:
+    from popfusion.progress import fit_steps
+
+    X, y = _data(300)
+    bar = _Bar()
+    with fit_steps(bar, f"{kind} fold 0"):
+        make_model(kind, params).fit(X, y)
+    done = [d for d, _ in bar.updates]
+    assert done == sorted(done) and done[-1] == steps and len(done) >= steps - 1
+    assert {t for _, t in bar.updates} == {steps} and bar.removed

@@ -134,3 +134,12 @@ def test_an_address_with_no_cluster_is_one_clear_error(tmp_path: Path) -> None:
                          capture_output=True, text=True, env=os.environ | {"POPFUSION_HOME": str(tmp_path)})
     assert out.returncode == 1
     assert "no Ray cluster at '127.0.0.1:9'" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_a_fit_that_fails_on_the_cluster_raises_its_own_error(posts, cluster, tmp_path):
+    lightgbm = pytest.importorskip("lightgbm")
+    bad = {"name": "bad", "model": "lightgbm", "features": ["meta"], "params": {"num_leaves": 1}}
+    recipe = Recipe(**{**RECIPE, "features": RECIPE["features"][:1], "models": [bad],
+                       "compute": {"ray": "auto"}})
+    with pytest.raises(lightgbm.basic.LightGBMError, match="num_leaves"):
+        PopFusion(recipe, cache_dir=tmp_path / "cache").fit(posts)

@@ -409,3 +409,18 @@ def test_a_time_limit_leaves_out_the_models_that_would_start_after_it(posts: pd.
     assert "time limit: ridge_user not fitted in round 0" in said
     assert "pseudo-label rounds 1 to 1 not run" in said
     assert model.predict(posts[posts["split"] == "test"].head(5)).notna().all()
+
+
+def test_the_report_reads_in_a_browser(posts: pd.DataFrame, tiny: Path, tmp_path: Path, browser) -> None:
+    """Every plot loads, every section shows, and nothing is wider than the window."""
+    from popfusion.runs import write_run
+
+    write_run(_fit(posts, tmp_path), tmp_path / "run", str(tiny))
+    browser.get((tmp_path / "run" / "report.html").as_uri())
+    images = browser.execute_script("return Array.from(document.images).map(i => i.complete && i.naturalWidth)")
+    assert len(images) >= 4 and all(images)
+    hidden = browser.execute_script(
+        "return Array.from(document.querySelectorAll('section')).filter(s => !s.offsetHeight).map(s => s.id)")
+    assert hidden == []
+    assert browser.execute_script("return document.documentElement.scrollWidth <= window.innerWidth + 1")
+    browser.save_screenshot(str(tmp_path / "report.png"))

@@ -395,7 +395,7 @@ def run(
         raise typer.Exit(1) from None
     try:
         model = PopFusion(spec, cache_dir=cache, checkpoints=run_dir / "checkpoints").fit(posts, time_limit)
-    except ComputeError as err:
+    except (ComputeError, DataError) as err:
         console.print(f"[bold red]error:[/] {err}")
         raise typer.Exit(1) from None
     try:

@@ -125,7 +125,10 @@ class RayCluster:
         waiting = [f for f in futures if not isinstance(f, _Ready)]
         while waiting:
             finished, waiting = self.ray.wait(waiting, num_returns=1)
-            node, results[finished[0]] = self.ray.get(finished[0])
+            try:
+                node, results[finished[0]] = self.ray.get(finished[0])
+            except self.ray.exceptions.RayTaskError as err:  # the task's own error, as here
+                raise err.cause from None
             self.tasks_by_node[node] += 1
             done = self.callbacks.pop(finished[0])
             if done is not None:

@@ -12,6 +12,7 @@ FAMILIES: tuple[tuple[str, str], ...] = (
     (r"^columns_", "platform columns"),
     (r"^(cluster|knn)_", "clusters and neighbours"),
     (r"^xmodal_", "cross-modal"),
+    (r"^external_", "external"),
     (r"^(image|imgstat)_", "image"),
     (r"^(text|lexical)_", "text"),
     (r"^meta_(hour|weekday|week_hour|day_of_year|month|epoch_days|local_hour|days_since)", "time"),

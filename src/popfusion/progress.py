@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from rich.console import Console
 from rich.progress import (
@@ -66,3 +66,28 @@ def progress_bar(enabled: bool = True) -> Iterator[Progress]:
     )
     with bar:
         yield bar
+
+
+_STEPS: Callable[[int, int], None] | None = None  # hears the fit under way: (steps done, steps at most)
+
+
+def step(done: int, total: int) -> None:
+    """Called by a model's fit after each of its steps (boosting round, epoch); nothing
+    happens unless a caller listens (``fit_steps``)."""
+    if _STEPS is not None:
+        _STEPS(done, total)
+
+
+@contextlib.contextmanager
+def fit_steps(bar: Progress, label: str) -> Iterator[None]:
+    """Inside the block, the fit under way advances a line of its own on ``bar`` (rounds
+    or epochs, at most the fit's budget: early stopping ends it sooner); the line goes
+    when the fit ends."""
+    global _STEPS
+    task = bar.add_task(label, total=None)
+    previous, _STEPS = _STEPS, lambda done, total: bar.update(task, completed=done, total=total)
+    try:
+        yield
+    finally:
+        _STEPS = previous
+        bar.remove_task(task)

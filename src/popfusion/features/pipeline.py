@@ -13,6 +13,7 @@ from popfusion.features.cache import BlockResult, FeatureCache
 from popfusion.features.clusters import Clusters
 from popfusion.features.columns import PlatformColumns
 from popfusion.features.crossmodal import CrossModal
+from popfusion.features.external import ExternalFeatures
 from popfusion.features.image import ImageEmbedding, ImageStats
 from popfusion.features.knn import NeighbourLabels
 from popfusion.features.lexical import LexicalModel
@@ -26,7 +27,8 @@ log = logging.getLogger(__name__)
 
 BLOCKS: dict[str, type[FeatureBlock]] = {
     cls.name: cls for cls in (Metadata, UserHistory, PlatformColumns, AudienceTrend, TextEmbedding,
-                              LexicalModel, ImageStats, ImageEmbedding, CrossModal, Clusters, NeighbourLabels)
+                              LexicalModel, ImageStats, ImageEmbedding, CrossModal, Clusters, NeighbourLabels,
+                              ExternalFeatures)
 }
 
 

@@ -9,6 +9,7 @@ import pandas as pd
 
 from popfusion.compute import threads
 from popfusion.models.base import Model, categorical_columns
+from popfusion.progress import step
 
 
 class LightGBM(Model):
@@ -40,11 +41,12 @@ class LightGBM(Model):
         # high-cardinality codes (user ids) stay numeric: as categoricals they overfit
         self.cats_ = [c for c in categorical_columns(X) if X[c].nunique() <= p["max_categories"]]
         cats = self.cats_
+        callbacks = [_rounds]
         kwargs = {"categorical_feature": cats or "auto"}
         if X_val is not None:
-            kwargs |= {"eval_X": (_cats(X_val, cats),), "eval_y": (y_val,),
-                       "callbacks": [lgb.early_stopping(p["early_stopping"], verbose=False)]}
-        self.model_.fit(_cats(X, cats), y, **kwargs)
+            kwargs |= {"eval_X": (_cats(X_val, cats),), "eval_y": (y_val,)}
+            callbacks.append(lgb.early_stopping(p["early_stopping"], verbose=False))
+        self.model_.fit(_cats(X, cats), y, callbacks=callbacks, **kwargs)
         return self
 
     def predict(self, X: pd.DataFrame, *, texts: pd.Series | None = None) -> np.ndarray:
@@ -64,6 +66,22 @@ class LightGBM(Model):
         booster = self.model_.booster_
         return pd.Series(booster.feature_importance("gain"), index=booster.feature_name()).sort_values(
             ascending=False)
+
+
+def _rounds(env) -> None:
+    """LightGBM callback: each boosting round to the progress bar."""
+    step(env.iteration + 1, env.end_iteration)
+
+
+class _Iterations:
+    """CatBoost callback (CPU only): each iteration to the progress bar."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+
+    def after_iteration(self, info) -> bool:
+        step(info.iteration, self.total)
+        return True  # go on
 
 
 class CatBoost(Model):
@@ -89,7 +107,8 @@ class CatBoost(Model):
         cats = categorical_columns(X)
         val = Pool(_ints(X_val, cats), y_val, cat_features=cats) if X_val is not None else None
         self.model_.fit(Pool(_ints(X, cats), y, cat_features=cats), eval_set=val,
-                        early_stopping_rounds=p["early_stopping"] if val is not None else None)
+                        early_stopping_rounds=p["early_stopping"] if val is not None else None,
+                        callbacks=[_Iterations(p["iterations"])] if task == "CPU" else None)
         return self
 
     def predict(self, X: pd.DataFrame, *, texts: pd.Series | None = None) -> np.ndarray:

@@ -12,6 +12,7 @@ import pandas as pd
 from popfusion.features.base import resolve_device
 from popfusion.linalg import padded_rows
 from popfusion.models.base import Model
+from popfusion.progress import step
 from popfusion.training.target import LabelTransform
 
 
@@ -57,6 +58,7 @@ def train_regressor(module, x: np.ndarray, y: np.ndarray, x_val: np.ndarray | No
             opt.zero_grad()
             loss_fn(module(xt[idx].to(device)).squeeze(-1), yt[idx].to(device)).backward()
             opt.step()
+        step(epoch, epochs)
         if x_val is None:
             continue
         val = predict(module, x_val, device=device)

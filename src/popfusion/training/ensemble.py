@@ -23,17 +23,19 @@ import inspect
 import logging
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from rich.progress import Progress
 
 from popfusion.compute import current, ready, threads
 from popfusion.fusion.blend import TieredBlend
 from popfusion.models.base import Model
 from popfusion.models.zoo import MODELS, make_model
-from popfusion.progress import progress_bar
+from popfusion.progress import fit_steps, progress_bar
 from popfusion.training.splits import folds as make_folds
 from popfusion.training.target import LabelTransform
 
@@ -46,6 +48,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "lexical": ("lexical_",),
     "text": ("text_", "lexical_", "xmodal_title_tags", "cluster_text_", "knn_text_"),
     "image": ("image_", "imgstat_", "xmodal_image_", "cluster_image_", "knn_image_"),
+    "external": ("external_",),
     "all": ("",),
 }
 EARLY_STOP_SHARE = 0.1
@@ -232,7 +235,7 @@ class Ensemble:
                 fits = Fits(spec, select(X_all, cols), z_all, select(stage.X_test, cols), stage.texts,
                             self.seed, self.checkpoints, (rnd,))
                 fits_of[spec.name] = fits
-                folds_of[spec.name] = [fits.fit(f, *fold_rows(fold_all, f), done=advance)
+                folds_of[spec.name] = [fits.fit(f, *fold_rows(fold_all, f), done=advance, bar=bar)
                                        for f in range(self.n_folds)]
             refit_of = {}
             for name, fits in fits_of.items():
@@ -241,7 +244,8 @@ class Ensemble:
                 budgets[name] = mean_budget(folds_of[name])
                 log.info("%s: refit on all %d rows%s", name, len(X_all),
                          f" with {budgets[name]}" if budgets[name] else "")
-                refit_of[name] = fits.fit("all", np.arange(len(X_all)), None, budgets[name], done=advance)
+                refit_of[name] = fits.fit("all", np.arange(len(X_all)), None, budgets[name], done=advance,
+                                          bar=bar)
             for name, fits in fits_of.items():
                 refits[name], spent = fits.compute.gather([refit_of[name]])[0]
                 start = time.perf_counter()
@@ -288,9 +292,10 @@ class Fits:
         self.shared: tuple | None = None  # the frames, put once on the compute for every fit to read
 
     def fit(self, fold: int | str, train_rows: np.ndarray, stop_rows: np.ndarray | None,
-            budget: dict | None = None, done: Callable | None = None):
+            budget: dict | None = None, done: Callable | None = None, bar: Progress | None = None):
         """A future of (fitted model, seconds its fit took), from its checkpoint when one
-        is saved (0 seconds); ``done`` is called once it is in."""
+        is saved (0 seconds); ``done`` is called once it is in. A fit in this process
+        shows its rounds or epochs on ``bar``."""
         params = {**self.spec.params, **(budget or {})}
         path = None
         if self.inputs is not None:
@@ -316,8 +321,11 @@ class Fits:
 
         # the threads it would use here, so that its result is the same bit for bit
         memory = 3 * int(self.X.memory_usage(index=False).sum())
-        return self.compute.submit(fit_model, kind, params, *self.shared, self.z, train_rows, stop_rows,
-                                   cpus=threads(), memory=memory, done=finished)
+        label = f"{self.spec.name} {'refit' if fold == 'all' else f'fold {fold}'}"
+        shown = fit_steps(bar, label) if bar is not None and not self.compute.distributed else nullcontext()
+        with shown:
+            return self.compute.submit(fit_model, kind, params, *self.shared, self.z, train_rows, stop_rows,
+                                       cpus=threads(), memory=memory, done=finished)
 
     def predict(self, model: Model, X: pd.DataFrame) -> np.ndarray:
         return np.asarray(model.predict(X, texts=self.texts), float)

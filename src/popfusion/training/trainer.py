@@ -241,7 +241,7 @@ class Trainer:
                     fits = Fits(spec, select(X, cols), z, select(stage.X_test, cols), stage.texts, r.seed,
                                 self._folder("final"), (rnd,))
                     submitted[spec.name] = fits, fits.fit("all", np.arange(len(X)), None, budgets[spec.name],
-                                                          done=lambda _: bar.advance(task))
+                                                          done=lambda _: bar.advance(task), bar=bar)
                 fitted, tier1 = {}, {}
                 for name, (fits, future) in submitted.items():
                     fitted[name], spent = fits.compute.gather([future])[0]
