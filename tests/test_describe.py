@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from conftest import SHARED_DATA
@@ -55,3 +56,44 @@ def test_real_uid_sample_user_structure() -> None:
     assert users["users"] == 9303 and users["max"] == 838 and users["median"] == 1
     assert users["single_post_user_share"] == pytest.approx(calibration.SINGLE_POST_USER_SHARE, abs=0.005)
     assert users["p99"] == pytest.approx(calibration.POSTS_PER_USER_P99, abs=1)
+
+
+def test_adversarial_validation_finds_a_planted_difference_only(synth_small: Path, tmp_path: Path) -> None:
+    from popfusion.adversarial import adversarial
+    from popfusion.recipe import Recipe
+
+    posts = load(synth_small, vectors=False)
+    recipe = Recipe(name="adv", features=[{"block": "meta"}], models=[{"name": "r", "model": "ridge"}])
+    rng = np.random.default_rng(0)
+    shuffled = posts.assign(split=rng.permutation(posts["split"].to_numpy()))  # train and test alike
+    alike = adversarial(shuffled, recipe, tmp_path / "cache")
+    assert 0.4 < alike.auc < 0.6 and alike.summary()["verdict"].startswith("alike")
+    test = shuffled["split"] == "test"
+    planted = shuffled.assign(tags=shuffled["tags"].where(~test, shuffled["tags"] + " x1 x2 x3 x4 x5 x6 x7 x8"))
+    found = adversarial(planted, recipe, tmp_path / "cache")
+    assert found.auc > 0.95 and "tags" in found.importance.index[0]
+    summary = found.summary()
+    assert summary["verdict"].startswith("clearly different") and summary["top_features"][0]["family"] == "text"
+    assert set(found.test_likeness.index) == set(planted.loc[~test, "post_id"])
+    assert all(not c.startswith("meta_epoch") for c in found.importance.index)  # posting time left out
+
+
+def test_describe_adversarial_on_the_command_line(synth_small: Path, tmp_path: Path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from popfusion.cli import app
+
+    recipe = tmp_path / "meta.yaml"
+    recipe.write_text(json.dumps({"name": "meta", "features": [{"block": "meta"}],
+                                  "models": [{"name": "r", "model": "ridge"}]}))
+    args = ["data", "describe", str(synth_small), "--adversarial", str(recipe), "--cache", str(tmp_path / "c")]
+    said = CliRunner().invoke(app, [*args, "--json"])
+    assert said.exit_code == 0, said.output
+    found = json.loads(said.stdout)["adversarial"]
+    assert 0.5 <= found["auc"] <= 1 and len(found["top_features"]) == 10 and found["most_test_like"]
+    text = CliRunner().invoke(app, args)
+    assert "test vs training posts: AUC" in text.stdout and "what tells them apart" in text.stdout
+    wrong = CliRunner().invoke(app, [*args[:-4], "--adversarial", "fastt"])
+    assert wrong.exit_code == 1 and "fast" in wrong.output

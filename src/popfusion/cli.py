@@ -208,13 +208,29 @@ def data_describe(
     crawled: CrawledOption = None,
     time_format: TimeFormatOption = None,
     plot: Annotated[Path | None, typer.Option(help="Write the label plot (PNG) here.")] = None,
+    adversarial: Annotated[str | None, typer.Option(
+        help="Also tell test from training posts on this recipe's label-free features (a preset or YAML): "
+             "how different they are, where, and which training posts are most like the test ones.")] = None,
+    cache: Annotated[Path | None, typer.Option(help="Feature cache folder for --adversarial (default: the "
+                                                    "recipe's, else <popfusion cache>/features).")] = None,
     as_json: JsonOption = False,
     verbose: VerboseOption = False,
     quiet: QuietOption = False,
 ) -> None:
-    """Row counts, missing values, labels, posts per user, time span, drift, crawl lag."""
+    """Row counts, missing values, labels, posts per user, time span, drift, crawl lag;
+    with --adversarial, how different the posts to predict are from the training posts."""
     table = _load(_data_path(path, data), column_map, image_root, crawled, time_format)
     summary = describe_mod.describe(table)
+    if adversarial is not None:
+        from popfusion.adversarial import adversarial as tell_apart
+
+        spec = _recipe(adversarial)
+        try:
+            found = tell_apart(table, spec, cache or Path(spec.cache_dir or synthetic.cache_dir() / "features"))
+        except (ValueError, DataError) as err:
+            console.print(f"[bold red]error:[/] {err}")
+            raise typer.Exit(1) from None
+        summary["adversarial"] = found.summary()
     if as_json:
         _print_json(summary)
     else:
@@ -241,8 +257,24 @@ def _print_summary(summary: dict) -> None:
             src = "" if c["label_src"] is None else f"{c['label_src']:+.3f}" + (" LEAK?" if c["leak"] else "")
             table.add_row(c["column"], c["kind"], f"{c['missing']:.2%}", str(c["distinct"]), src)
         results.print(table)
+    if "adversarial" in summary:
+        _print_adversarial(summary["adversarial"])
     for warning in summary.get("warnings", []):
         console.print(f"[bold yellow]warning:[/] {warning}")
+
+
+def _print_adversarial(found: dict) -> None:
+    results.print(f"[bold]test vs training posts[/]: AUC {found['auc']:.3f} out of fold on {found['features']} "
+                  f"label-free features, posting time left out: {found['verdict']}")
+    table = Table(title="what tells them apart (share of the classifier's gain)", title_justify="left")
+    for col in ("feature", "family", "share"):
+        table.add_column(col)
+    for f in found["top_features"]:
+        table.add_row(f["feature"], f["family"], f"{f['gain_share']:.1%}")
+    results.print(table)
+    likest = ", ".join(f"{p['post_id']} ({p['p_test']:.2f})" for p in found["most_test_like"][:5])
+    results.print(f"training posts taken for test posts (p > 0.5): {found['train_posts_like_test']:.1%}; "
+                  f"most like them: {likest}")
 
 
 def _kv_table(title: str, values: dict) -> Table:
