@@ -44,7 +44,7 @@ class Local:
     def submit(self, fn: Callable, *args: Any, cpus: float = 1, memory: int = 0, gpu: bool = False,
                done: Done = None) -> _Ready:
         """``fn(*args)``, with ``done`` called on its result."""
-        result = fn(*[a.value if isinstance(a, _Ready) else a for a in args])
+        result = fn(*args)
         if done is not None:
             done(result)
         return _Ready(result)
@@ -83,7 +83,7 @@ class RayCluster:
         except ImportError:
             raise ComputeError("running on Ray needs the ray extra: pip install 'popfusion[ray]'") from None
         self.ray = ray
-        self.address, self.retries, self.cpus = address, retries, cpus
+        self.retries, self.cpus = retries, cpus
         self.started = not ray.is_initialized()
         if self.started:
             if address != "auto":

@@ -19,6 +19,7 @@ import logging
 import os
 import tempfile
 import threading
+from dataclasses import dataclass
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
@@ -293,9 +294,14 @@ class _Batcher:
             job.finished = True
 
 
+@dataclass
 class _Job:
-    def __init__(self, posts: pd.DataFrame) -> None:
-        self.posts, self.scores, self.error, self.finished = posts, None, None, False
+    """One request's posts in the batcher, and what its pass gave them."""
+
+    posts: pd.DataFrame
+    scores: np.ndarray | None = None
+    error: Exception | None = None
+    finished: bool = False
 
 
 class BodyLimit:

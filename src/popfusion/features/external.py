@@ -10,6 +10,7 @@ only features computed without labels, or out of fold on this split.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 from pathlib import Path
@@ -46,21 +47,23 @@ class ExternalFeatures(FeatureBlock):
     def fingerprint(self) -> str:
         """Parameters and the file's content: an edited file is joined again, not read from
         the feature cache."""
-        digest = hashlib.sha256(super().fingerprint().encode())
-        with open(self.params["path"], "rb") as handle:
-            for chunk in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(chunk)
-        return digest.hexdigest()[:16]
+        stat = Path(self.params["path"]).stat()
+        content = _file_digest(self.params["path"], stat.st_size, stat.st_mtime_ns)
+        return hashlib.sha256(f"{super().fingerprint()}|{content}".encode()).hexdigest()[:16]
 
     def fit(self, posts: pd.DataFrame) -> ExternalFeatures:
         log.warning("external features from %s: if they were computed with labels, hold-out scores "
                     "overstate the run (see popfusion.features.external)", self.params["path"])
-        self.table_ = read_features(Path(self.params["path"]), self.params["id_column"], self.params["columns"])
+        table = read_features(Path(self.params["path"]), self.params["id_column"], self.params["columns"])
+        self.ids_ = table.index
+        self.columns_ = [f"{self.name}_{self.params['prefix']}{safe_name(c)}" for c in table.columns]
+        empty = np.full((1, table.shape[1]), np.nan, np.float32)  # the row of a post the file lacks
+        self.values_ = np.vstack([table.to_numpy(np.float32), empty])
         return self
 
     def transform(self, posts: pd.DataFrame) -> pd.DataFrame:
         ids = posts["post_id"].astype(str)
-        rows = self.table_.index.get_indexer(ids)
+        rows = self.ids_.get_indexer(ids)
         absent = int((rows < 0).sum())
         if absent:
             examples = ", ".join(ids[rows < 0].head(3))
@@ -69,10 +72,18 @@ class ExternalFeatures(FeatureBlock):
             if self.params["missing"] == "error":
                 raise DataError(f"{message}; give the external block missing: fill to leave them empty")
             log.warning("%s: their external columns are left empty", message)
-        empty = np.full((1, self.table_.shape[1]), np.nan, np.float32)  # the row of an absent post
-        values = np.vstack([self.table_.to_numpy(np.float32), empty])
-        cols = [f"{self.name}_{self.params['prefix']}{safe_name(c)}" for c in self.table_.columns]
-        return pd.DataFrame(values[rows], index=posts.index, columns=cols)
+        return pd.DataFrame(self.values_[rows], index=posts.index, columns=self.columns_)
+
+
+@functools.lru_cache(maxsize=16)
+def _file_digest(path: str, size: int, mtime_ns: int) -> str:
+    """The file's content hash, read once a process while its size and time stay the same
+    (a run asks for it in each stage)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def read_features(path: Path, id_column: str, columns: list[str] | None) -> pd.DataFrame:

@@ -43,14 +43,14 @@ class NeighbourLabels(FeatureBlock):
         train = labelled_mask(posts) & np.isfinite(emb).all(axis=1)
         x = emb[train]
         self.mean_, self.axes_ = fit_pca(x, self.params["dims"])
-        self.train_ids_ = posts["post_id"].to_numpy()[train]
+        # an index (its hash table built once), so that scoring one post looks its fold up
+        # without hashing every training id
+        self.train_ids_ = pd.Index(posts["post_id"].to_numpy()[train])
         self.train_x_ = self._project(x)
         self.train_y_ = posts["label"].to_numpy("float32")[train]
         order = np.argsort(utc_seconds(posts["posted_at"])[train], kind="stable")
         self.train_fold_ = np.empty(len(order), np.int64)
         self.train_fold_[order] = np.arange(len(order)) * self.params["folds"] // max(len(order), 1)
-        # by id, so that scoring one post (a service) looks its fold up without hashing every id
-        self.fold_by_id_ = dict(zip(self.train_ids_, self.train_fold_.tolist(), strict=True))
         return self
 
     def _project(self, x: np.ndarray) -> np.ndarray:
@@ -59,7 +59,8 @@ class NeighbourLabels(FeatureBlock):
     def transform(self, posts: pd.DataFrame) -> pd.DataFrame:
         emb = block_embeddings(self, posts)
         ok = np.isfinite(emb).all(axis=1)
-        fold = np.fromiter((self.fold_by_id_.get(p, -1) for p in posts["post_id"]), np.int64, len(posts))
+        found = self.train_ids_.get_indexer(posts["post_id"])
+        fold = np.where(found >= 0, self.train_fold_[found], -1)
         out = np.full((len(posts), 4), np.nan, np.float32)
         q = self._project(np.nan_to_num(emb))
         for f in np.unique(fold[ok]):

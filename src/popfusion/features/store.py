@@ -45,7 +45,7 @@ class EmbeddingStore:
         first = {k: i for i, k in reversed(list(enumerate(keys)))}
         values = [items[first[k]] for k in unique]
         compute = current() if self.root is not None else Local()  # in memory: in this process
-        shared_fn = compute.put(fn) if len(unique) else fn
+        shared_fn = compute.put(fn)  # sent to a cluster once, not with every batch
         with progress_bar(self.progress and len(unique) > self.batch_size) as bar:
             task = bar.add_task(label, total=len(unique))
             futures = []

@@ -24,11 +24,10 @@ STATS = ("mean", "median", "std", "count", "last", "recent_mean", "decayed_mean"
 DECAY_DAYS = 90.0  # the time constant of ``decayed_mean``: a label that old weighs 1/e of a new one
 
 
-def cutoffs(post_ids: pd.Series, t: np.ndarray, history_ids: pd.Series | frozenset) -> np.ndarray:
-    """Each post's cut-off in seconds: its own time if it is in the history, else +inf."""
-    ids = history_ids if isinstance(history_ids, frozenset) else frozenset(history_ids)
-    inside = np.fromiter((p in ids for p in post_ids), bool, len(post_ids))
-    return np.where(inside, t, np.inf)
+def cutoffs(post_ids: pd.Series, t: np.ndarray, history_ids: pd.Index) -> np.ndarray:
+    """Each post's cut-off in seconds: its own time if it is in the history (distinct
+    ids, whose hash table the index builds once), else +inf."""
+    return np.where(history_ids.get_indexer(post_ids) >= 0, t, np.inf)
 
 
 class LabelHistory:
@@ -42,13 +41,12 @@ class LabelHistory:
         start = np.maximum.accumulate(np.where(np.r_[True, key[1:] != key[:-1]], np.arange(len(h)), 0)) \
             if len(h) else np.zeros(0, int)
         self.t = h["t"].to_numpy("float64")
-        self.ids = frozenset(h["post_id"])
+        self.ids = pd.Index(pd.unique(h["post_id"]))
         self.keys = pd.Index(pd.unique(key))  # keys as integer codes, so any dtype matches
-        self.codes = self.keys.get_indexer(key)
         inclusive = _expanding_stats(h["label"].to_numpy("float64"), self.t, key, start, window)
         self.columns = list(inclusive.columns)
-        self.right = pd.DataFrame({"key": self.codes, "cutoff": self.t, "row": np.arange(len(self.t))}
-                                  ).sort_values("cutoff", kind="stable")
+        self.right = pd.DataFrame({"key": self.keys.get_indexer(key), "cutoff": self.t,
+                                   "row": np.arange(len(self.t))}).sort_values("cutoff", kind="stable")
         self.inclusive = np.vstack([inclusive.to_numpy("float64"), np.full((1, inclusive.shape[1]), np.nan)])
         order = np.argsort(self.t, kind="stable")
         self.t_sorted = self.t[order]

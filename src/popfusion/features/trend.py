@@ -33,7 +33,7 @@ class AudienceTrend(FeatureBlock):
         order = np.argsort(t, kind="stable")
         self.t_ = t[order]
         self.cumsum_ = np.r_[0.0, np.cumsum(posts["label"].to_numpy(float)[labelled][order])]
-        self.ids_ = frozenset(posts["post_id"][labelled])
+        self.ids_ = pd.Index(pd.unique(posts["post_id"][labelled]))
         return self
 
     def transform(self, posts: pd.DataFrame) -> pd.DataFrame:

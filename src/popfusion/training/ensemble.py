@@ -319,13 +319,13 @@ class Fits:
             if done is not None:
                 done(result)
 
-        # the threads it would use here, so that its result is the same bit for bit
-        memory = 3 * int(self.X.memory_usage(index=False).sum())
+        args = (fit_model, kind, params, *self.shared, self.z, train_rows, stop_rows)
+        if self.compute.distributed:  # the threads it would use here, so its result is the same bit for bit
+            memory = 3 * int(self.X.memory_usage(index=False).sum())
+            return self.compute.submit(*args, cpus=threads(), memory=memory, done=finished)
         label = f"{self.spec.name} {'refit' if fold == 'all' else f'fold {fold}'}"
-        shown = fit_steps(bar, label) if bar is not None and not self.compute.distributed else nullcontext()
-        with shown:
-            return self.compute.submit(fit_model, kind, params, *self.shared, self.z, train_rows, stop_rows,
-                                       cpus=threads(), memory=memory, done=finished)
+        with fit_steps(bar, label) if bar is not None else nullcontext():
+            return self.compute.submit(*args, done=finished)
 
     def predict(self, model: Model, X: pd.DataFrame) -> np.ndarray:
         return np.asarray(model.predict(X, texts=self.texts), float)
