@@ -115,3 +115,39 @@ def browser():
     driver = webdriver.Chrome(service=Service(driver_path), options=options)
     yield driver
     driver.quit()
+
+
+def tiny_causal_lm(folder: Path, words: list[str]) -> str:
+    """A randomly initialised one-layer GPT-Neo with a word-level tokenizer that, like
+    GPT's, has an end-of-text token and no padding token, saved to ``folder``."""
+    transformers = pytest.importorskip("transformers")
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    vocab = {w: i for i, w in enumerate(["<|endoftext|>", "[UNK]", *words])}
+    core = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
+    core.pre_tokenizer = pre_tokenizers.Whitespace()
+    transformers.PreTrainedTokenizerFast(tokenizer_object=core, eos_token="<|endoftext|>",
+                                         unk_token="[UNK]").save_pretrained(folder)
+    config = transformers.GPTNeoConfig(vocab_size=len(vocab), hidden_size=16, num_layers=1, num_heads=2,
+                                       attention_types=[[["global"], 1]], max_position_embeddings=64)
+    transformers.GPTNeoForCausalLM(config).save_pretrained(folder)
+    return str(folder)
+
+
+def tiny_roberta(folder: Path) -> str:
+    """A randomly initialised one-layer RoBERTa (masked-language-model head included) with
+    a byte-level tokenizer of single letters, saved to ``folder``."""
+    import json
+
+    transformers = pytest.importorskip("transformers")
+    folder.mkdir(parents=True, exist_ok=True)
+    vocab = {t: i for i, t in enumerate(["<s>", "<pad>", "</s>", "<unk>", "<mask>", "\u0120",
+                                         *"abcdefghijklmnopqrstuvwxyz"])}
+    (folder / "vocab.json").write_text(json.dumps(vocab))
+    (folder / "merges.txt").write_text("#version: 0.2\n")
+    tokenizer = transformers.RobertaTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"))
+    tokenizer.save_pretrained(folder)
+    config = transformers.RobertaConfig(vocab_size=len(vocab), hidden_size=16, num_hidden_layers=1,
+                                        num_attention_heads=2, intermediate_size=32, max_position_embeddings=80)
+    transformers.RobertaForMaskedLM(config).save_pretrained(folder)
+    return str(folder)

@@ -118,9 +118,9 @@ def test_leak_warning_fires_on_a_column_that_is_the_label_plus_noise() -> None:
     assert any("likes" in w for w in summary["warnings"])
 
 
-def test_lexical_out_of_fold_prediction_ignores_its_own_label() -> None:
+def _titled(n: int = 600) -> pd.DataFrame:
+    """Posts whose label is carried by one word of the title; the last sixth to predict."""
     rng = np.random.default_rng(0)
-    n = 600
     words = np.array(["launch", "rust", "python", "apple", "cats", "vaccine", "election", "music"])
     word = rng.integers(0, len(words), n)
     posts = pd.DataFrame({
@@ -128,7 +128,12 @@ def test_lexical_out_of_fold_prediction_ignores_its_own_label() -> None:
         "posted_at": pd.Timestamp("2020-01-01", tz="UTC") + pd.to_timedelta(np.arange(n), unit="h"),
         "title": [f"{words[w]} news today {i % 13}" for i, w in enumerate(word)],
         "label": word.astype(float) + rng.normal(0, 0.2, n), "split": "train"})
-    posts.loc[500:, "split"] = "test"
+    posts.loc[n * 5 // 6:, "split"] = "test"
+    return posts
+
+
+def test_lexical_out_of_fold_prediction_ignores_its_own_label() -> None:
+    posts = _titled()
     base = LexicalModel(folds=4).fit_transform(posts)["lexical_pred"]
     train = (posts["split"] == "train").to_numpy()
     assert np.corrcoef(base[train], posts["label"][train])[0, 1] > 0.8
@@ -137,6 +142,30 @@ def test_lexical_out_of_fold_prediction_ignores_its_own_label() -> None:
     after = LexicalModel(folds=4).fit_transform(changed)["lexical_pred"]
     assert after[123] == pytest.approx(base[123], abs=1e-6)
     assert not np.allclose(after[train], base[train])  # other folds' rows did learn from it
+
+
+def test_lexical_vocabularies_are_built_once_for_both_stages(tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """The n-gram vocabularies read no label: the final stage (same posts, more labels)
+    reads them from the cache folder instead of tokenizing again, with the same result
+    as building them; an edited text builds them anew."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    posts = _titled()
+    validation = posts.assign(label=posts["label"].where(posts.index < 400))
+    built = []
+    real = TfidfVectorizer.fit_transform
+    monkeypatch.setattr(TfidfVectorizer, "fit_transform",
+                        lambda self, *a, **k: built.append(1) or real(self, *a, **k))
+    LexicalModel(folds=4).use_cache(tmp_path).fit_transform(validation)
+    first = len(built)
+    assert first > 0
+    final = LexicalModel(folds=4).use_cache(tmp_path).fit_transform(posts)
+    assert len(built) == first  # read back, not built
+    pd.testing.assert_frame_equal(final, LexicalModel(folds=4).fit_transform(posts))  # built without a cache
+    edited = posts.assign(title=posts["title"].where(posts.index != 5, "an edited title"))
+    LexicalModel(folds=4).use_cache(tmp_path).fit_transform(edited)
+    assert len(built) == 3 * first
 
 
 def test_audience_trend_reads_only_earlier_labels() -> None:

@@ -140,3 +140,82 @@ def test_cross_modal_in_clip_space(photos: dict[str, str], tiny_clip: str, tmp_p
     assert f["xmodal_image_title"].isna().iloc[2]  # no image, no image similarity
     assert (f.abs().fillna(0) <= 1.0001).all().all()
     assert f["xmodal_title_tags"].iloc[0] != f["xmodal_title_tags"].iloc[2]
+
+
+def _tiny_bert_tokenizer(folder: Path) -> None:
+    transformers = pytest.importorskip("transformers")
+    words = ["a", "cat", "coffee", "cup", "lost", "on", "the", "table"]
+    (folder / "vocab.txt").write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words]))
+    transformers.BertTokenizer(str(folder / "vocab.txt")).save_pretrained(folder)
+
+
+@pytest.fixture(scope="module")
+def tiny_vilt(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A randomly initialised one-layer ViLT with a word tokenizer, saved to a folder."""
+    transformers = pytest.importorskip("transformers")
+    folder = tmp_path_factory.mktemp("vilt")
+    _tiny_bert_tokenizer(folder)
+    config = transformers.ViltConfig(vocab_size=13, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                                     intermediate_size=32, image_size=32, patch_size=16, max_image_length=-1,
+                                     max_position_embeddings=16)
+    transformers.ViltModel(config).save_pretrained(folder)
+    return str(folder)
+
+
+@pytest.fixture(scope="module")
+def tiny_blip2(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A randomly initialised one-layer BLIP-2 image-text retrieval model, saved to a folder."""
+    transformers = pytest.importorskip("transformers")
+    folder = tmp_path_factory.mktemp("blip2")
+    _tiny_bert_tokenizer(folder)
+    config = transformers.Blip2Config(
+        vision_config={"hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 1,
+                       "num_attention_heads": 2, "image_size": 32, "patch_size": 16},
+        qformer_config={"hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 1,
+                        "num_attention_heads": 2, "vocab_size": 13, "encoder_hidden_size": 16,
+                        "max_position_embeddings": 16, "use_qformer_text_input": True},
+        num_query_tokens=4, image_text_hidden_size=8)
+    transformers.Blip2ForImageTextRetrieval(config).save_pretrained(folder)
+    return str(folder)
+
+
+def _captioned(photos: dict[str, str]) -> pd.DataFrame:
+    paths = [photos["chelsea"], photos["coffee"], photos["missing"], photos["coffee"]]
+    return pd.DataFrame({"image_path": paths,
+                         "title": ["a cat on the table", "coffee", "lost", "a cat"],
+                         "tags": ["cat", None, "x", "coffee cup"]})
+
+
+def test_vilt_reads_each_image_with_its_title(photos: dict[str, str], tiny_vilt: str, tmp_path: Path) -> None:
+    from popfusion.features.crossmodal import CrossModal
+
+    posts = _captioned(photos)
+    block = CrossModal(backend="vilt", model=tiny_vilt, components=2).use_cache(tmp_path)
+    f = block.fit_transform(posts)
+    assert list(f.columns) == ["xmodal_vilt_0", "xmodal_vilt_1"]
+    assert f.iloc[[0, 1, 3]].notna().all().all() and f.iloc[2].isna().all()  # no image, no pair
+    assert not np.allclose(f.iloc[1], f.iloc[3])  # the same image with another title
+    again = CrossModal(backend="vilt", model=tiny_vilt, components=2).use_cache(tmp_path).fit_transform(posts)
+    pd.testing.assert_frame_equal(again, f)  # from the store
+
+
+def test_blip2_query_embeddings_and_similarities(photos: dict[str, str], tiny_blip2: str,
+                                                 tmp_path: Path) -> None:
+    from popfusion.features.crossmodal import CrossModal
+    from popfusion.features.vision_language import make_pair_encoder
+
+    posts = _captioned(photos)
+    f = CrossModal(backend="blip2", model=tiny_blip2, components=3).use_cache(tmp_path).fit_transform(posts)
+    assert list(f.columns) == ["xmodal_blip2_0", "xmodal_blip2_1", "xmodal_blip2_2", "xmodal_blip2_image_title",
+                               "xmodal_blip2_image_tags"]
+    assert f.iloc[[0, 1, 3]].notna().all().all() and f.iloc[2].isna().all()
+    assert (f["xmodal_blip2_image_title"].dropna().abs() <= 1.001).all()  # a cosine
+    np.testing.assert_allclose(f.iloc[1, :3], f.iloc[3, :3], atol=1e-2)  # the query embedding is the image's
+    assert f["xmodal_blip2_image_title"].iloc[1] != f["xmodal_blip2_image_title"].iloc[3]
+    encoder = make_pair_encoder("blip2", tiny_blip2, "cpu")
+    pair = encoder.encode([(photos["coffee"], "coffee")])
+    assert pair.shape == (1, 9)
+    np.testing.assert_allclose(encoder.encode([(photos["chelsea"], "a cat"), (photos["coffee"], "coffee")])[1],
+                               pair[0], atol=1e-5)  # alone or in a batch
+    with pytest.raises(ValueError, match="needs a model"):
+        make_pair_encoder("vilt", None)

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import tiny_bert
+from conftest import tiny_bert, tiny_roberta
 
 from popfusion.models.base import Model
 from popfusion.models.zoo import MODELS, make_model
@@ -98,6 +98,36 @@ def test_text_regressor_with_a_tiny_local_model(tmp_path: Path) -> None:
     np.testing.assert_allclose(loaded.predict(X.iloc[200:], texts=texts), pred, rtol=1e-5)
     with pytest.raises(ValueError, match="needs the posts' texts"):
         loaded.predict(X.iloc[200:])
+
+
+def test_text_regressor_pretrains_on_the_posts_texts_once(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """In-task pretraining: masked-language-model training on every post's text (the test
+    posts' too) before the fine-tune; saved once and reused by a fit on other labels (a
+    fold, a rerun), since it reads no label."""
+    torch = pytest.importorskip("torch")
+    from transformers import AutoModelForMaskedLM
+
+    monkeypatch.setenv("POPFUSION_HOME", str(tmp_path / "home"))
+    folder = tiny_roberta(tmp_path / "roberta")
+    rng = np.random.default_rng(0)
+    good = rng.random(240) < 0.5
+    texts = pd.Series(np.where(good, "great sunset photo", "boring wall photo"))
+    texts.iloc[200:] += " at night"  # words only the posts to predict have
+    y = np.where(good, 9.0, 4.0) + rng.normal(0, 0.3, 240)
+    X = pd.DataFrame(index=texts.index)
+    params = {"model": folder, "epochs": 8, "lr": 1e-3, "batch_size": 16,
+              "pretrain": {"epochs": 3, "mlm_probability": 0.3, "lr": 1e-3}}
+    model = make_model("text_regressor", params).fit(X.iloc[:200], y[:200], texts=texts)
+    saved = list((tmp_path / "home" / "pretrained").iterdir())
+    assert len(saved) == 1
+    before, after = (AutoModelForMaskedLM.from_pretrained(f).state_dict() for f in (folder, saved[0]))
+    assert any(not torch.equal(before[k], after[k]) for k in before)  # it learnt
+    pred = model.predict(X.iloc[200:], texts=texts)
+    assert np.abs(pred - y[200:]).mean() < 0.6 * np.abs(y[:200].mean() - y[200:]).mean()
+    stamp = saved[0].stat().st_mtime_ns
+    make_model("text_regressor", params).fit(X.iloc[:100], y[:100][::-1], texts=texts)
+    assert list((tmp_path / "home" / "pretrained").iterdir()) == saved and saved[0].stat().st_mtime_ns == stamp
 
 
 def test_unknown_model_and_bad_parameters() -> None:

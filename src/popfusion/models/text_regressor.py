@@ -3,11 +3,20 @@ encoder by hub name or local folder, e.g. RoBERTa or BERTweet as in the seeds).
 
 It reads text, not the feature frame: ``fit`` and ``predict`` take each post's text in
 ``texts``, indexed like the posts, and read the texts of ``X``'s rows.
+
+With ``pretrain``, the encoder first learns the data's own language by masked-language-
+model training on every post's text (training and test posts: texts, never labels), as
+the SMP-2025 solution trained its RoBERTa. The result is saved under the popfusion cache,
+keyed by the model, the texts and the settings: the folds, the refit and the final fit
+(and a rerun) read it instead of training it again.
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -16,20 +25,23 @@ import pandas as pd
 from popfusion.models.base import Model
 from popfusion.models.torchfit import seed_everything, shuffled_batches
 
+log = logging.getLogger(__name__)
 PREDICT_BATCH = 64
 TEXT_COLUMN = "text_finetuned"  # the one "feature" an explanation credits this model's output to
 
 
 class TextRegressor(Model):
     """A transformer encoder (``model``: a hub name or a local folder) fine-tuned with a
-    regression head on each post's title and tags."""
+    regression head on each post's title and tags. ``pretrain``: ``{epochs,
+    mlm_probability, lr}`` of masked-language-model training on every post's text first
+    (None: none)."""
 
     kind = "text_regressor"
 
     def __init__(self, model: str = "", max_length: int = 48, epochs: int = 2, batch_size: int = 32,
-                 lr: float = 3e-5, seed: int = 0, device: str = "auto") -> None:
+                 lr: float = 3e-5, pretrain: dict | None = None, seed: int = 0, device: str = "auto") -> None:
         super().__init__(model=model, max_length=max_length, epochs=epochs, batch_size=batch_size,
-                         lr=lr, seed=seed, device=device)
+                         lr=lr, pretrain=pretrain, seed=seed, device=device)
 
     @staticmethod
     def _texts(X: pd.DataFrame, texts: pd.Series | None) -> list[str]:
@@ -51,7 +63,8 @@ class TextRegressor(Model):
         seed_everything(p["seed"])
         self.device_ = resolve_device(p["device"])
         self.tokenizer_ = AutoTokenizer.from_pretrained(p["model"])
-        encoder = AutoModel.from_pretrained(p["model"])
+        source = self._pretrained(texts) if p["pretrain"] is not None else p["model"]
+        encoder = AutoModel.from_pretrained(source)
         self.net_ = _Regressor(encoder).to(self.device_)
         self.scale_ = (float(np.mean(y)), float(np.std(y) or 1.0))
         target = torch.tensor((np.asarray(y) - self.scale_[0]) / self.scale_[1], dtype=torch.float32)
@@ -67,6 +80,45 @@ class TextRegressor(Model):
                 loss.backward()
                 opt.step()
         return self
+
+    def _pretrained(self, texts: pd.Series | None) -> str:
+        """The folder of the encoder after masked-language-model training on the distinct
+        texts of every post (``texts``: training and test posts, never a label), trained
+        once and kept under the popfusion cache."""
+        import torch
+        from transformers import AutoModelForMaskedLM, DataCollatorForLanguageModeling
+
+        from popfusion.data.synthetic import cache_dir
+
+        p = self.params
+        settings = {"epochs": 1, "mlm_probability": 0.15, "lr": 5e-5, **p["pretrain"]}
+        corpus = sorted({t for t in (texts if texts is not None else []) if isinstance(t, str) and t.strip()})
+        digest = hashlib.sha256(repr((p["model"], p["max_length"], p["batch_size"], p["seed"],
+                                      sorted(settings.items()))).encode())
+        digest.update("\x00".join(corpus).encode())
+        folder = cache_dir() / "pretrained" / f"{Path(p['model']).name}-{digest.hexdigest()[:16]}"
+        if (folder / "config.json").exists():
+            log.info("text regressor: in-task pretraining reused from %s", folder)
+            return str(folder)
+        log.info("text regressor: masked-language-model training on %d texts, %d epoch(s)", len(corpus),
+                 settings["epochs"])
+        mlm = AutoModelForMaskedLM.from_pretrained(p["model"]).to(self.device_)
+        collate = DataCollatorForLanguageModeling(self.tokenizer_, mlm_probability=settings["mlm_probability"])
+        opt = torch.optim.AdamW(mlm.parameters(), lr=settings["lr"])
+        gen = torch.Generator().manual_seed(p["seed"])
+        mlm.train()
+        for _ in range(settings["epochs"]):
+            for idx in shuffled_batches(len(corpus), p["batch_size"], gen):
+                tokens = self.tokenizer_([corpus[i] for i in idx], truncation=True, max_length=p["max_length"])
+                batch = collate([{"input_ids": ids} for ids in tokens["input_ids"]]).to(self.device_)
+                opt.zero_grad()
+                mlm(**batch).loss.backward()
+                opt.step()
+        partial = folder.with_name(f".{folder.name}.tmp{os.getpid()}")  # complete or absent
+        mlm.save_pretrained(partial)
+        shutil.rmtree(folder, ignore_errors=True)
+        os.replace(partial, folder)
+        return str(folder)
 
     def __getstate__(self) -> dict:
         """Torch modules built inside a function do not pickle: keep their weights and config."""
