@@ -46,10 +46,10 @@ from report import machine, write_section
 from popfusion import load, metrics
 from popfusion.atomic import atomic_write
 from popfusion.data import schema, synthetic
+from popfusion.models.autogluon import venv_python
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
-AG_REQUIREMENTS = ["torch==2.13.0", "autogluon.tabular[lightgbm,catboost,xgboost]==1.6.*", "pyarrow"]
 FULL_SIZE = 486_194  # posts in SMPD
 SYSTEMS = {
     "fast": "popfusion fast", "smp": "popfusion smp", "ag_medium": "AutoGluon medium_quality",
@@ -193,21 +193,6 @@ def run_popfusion(preset: str, data: Path, new: Path, work: Path,
     return pred, {**fit, "predict_seconds": predict_seconds, "profile": profile}
 
 
-def ensure_autogluon(venv: Path) -> Path:
-    python = venv / "bin" / "python"
-    if python.exists() and subprocess.run([python, "-c", "import autogluon.tabular"],
-                                          capture_output=True).returncode == 0:
-        return python
-    print(f"installing AutoGluon into {venv} (its own environment; takes about 2 minutes here)")
-    start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    subprocess.run([python, "-m", "pip", "install", "-q", "--upgrade", "pip"], check=True)
-    subprocess.run([python, "-m", "pip", "install", "-q", AG_REQUIREMENTS[0]], check=True)  # CPU torch first
-    subprocess.run([python, "-m", "pip", "install", "-q", *AG_REQUIREMENTS[1:]], check=True)
-    print(f"AutoGluon installed in {time.perf_counter() - start:.0f} s")
-    return python
-
-
 def run_autogluon(python: Path, frames: dict[str, pd.DataFrame], preset: str, budget: float, work: Path,
                   name: str, exclude: str = "") -> tuple[pd.DataFrame, dict]:
     folder = work / name
@@ -266,7 +251,7 @@ def compare(args: argparse.Namespace) -> dict:
     budget = args.budget
     posts = new = None
     if any(s.startswith("ag") for s in systems):
-        python = ensure_autogluon(args.ag_venv)
+        python = venv_python(args.ag_venv)
         posts, new = load(data), load(new_data)
     for system in systems:
         print(f"== {SYSTEMS[system]} ({args.posts:,} posts)", flush=True)

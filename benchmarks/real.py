@@ -32,12 +32,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from compare import ensure_autogluon, measure, run_autogluon
+from compare import measure, run_autogluon
 from report import ROOT, machine, write_section
 from user_history_real import SAMPLE, read_sample
 
 from popfusion import metrics
 from popfusion.atomic import atomic_write
+from popfusion.models.autogluon import venv_python
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -103,7 +104,7 @@ def run_popfusion(preset: str, case: str, file: Path, work: Path) -> tuple[np.nd
 
 def autogluon(system: str, train: pd.DataFrame, test: pd.DataFrame, work: Path,
               args: argparse.Namespace) -> tuple[pd.Series, dict]:
-    python = ensure_autogluon(args.ag_venv)
+    python = venv_python(args.ag_venv)
     frames = {"train": _as_read(train).rename(columns={"id": "post_id"}),
               "test": _as_read(test.drop(columns="label")).rename(columns={"id": "post_id"})}
     frames["new"] = frames["test"]

@@ -57,7 +57,9 @@ def pca_recipe(components: int, work: Path) -> str:
 
 
 def run(recipe: str, data: Path, column_map: str | None, truth: pd.DataFrame, src: Path | None,
-        out: Path) -> dict:
+        out: Path, bootstrap: bool = False) -> dict:
+    """``popfusion run RECIPE`` from an empty cache; its cost and test scores (with
+    ``bootstrap``, each metric's 95% interval as ``<metric>_low`` and ``<metric>_high``)."""
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     env = {"POPFUSION_HOME": str(out / "home"), **({"PYTHONPATH": str(src)} if src else {})}
@@ -67,7 +69,11 @@ def run(recipe: str, data: Path, column_map: str | None, truth: pd.DataFrame, sr
     pred = pd.read_parquet(out / "run" / "test_predictions.parquet")
     joined = truth.merge(pred[["post_id", "final_drift"]], on="post_id", how="left")
     shutil.rmtree(out / "home", ignore_errors=True)
-    return {**cost, **metrics.score(joined["label"], joined["final_drift"]), "date": time.strftime("%Y-%m-%d")}
+    scores = metrics.score(joined["label"], joined["final_drift"])
+    if bootstrap:
+        found = metrics.bootstrap(joined["label"], joined["final_drift"])
+        scores = {**scores, **{f"{m}_{end}": v[end] for m, v in found.items() for end in ("low", "high")}}
+    return {**cost, **scores, "date": time.strftime("%Y-%m-%d")}
 
 
 def targets(args: argparse.Namespace) -> list[tuple[str, Path, str | None, pd.DataFrame]]:

@@ -93,7 +93,48 @@ def test_describe_adversarial_on_the_command_line(synth_small: Path, tmp_path: P
     assert said.exit_code == 0, said.output
     found = json.loads(said.stdout)["adversarial"]
     assert 0.5 <= found["auc"] <= 1 and len(found["top_features"]) == 10 and found["most_test_like"]
-    text = CliRunner().invoke(app, args)
+    text = CliRunner().invoke(app, [*args, "--plot", str(tmp_path / "describe.png")])
     assert "test vs training posts: AUC" in text.stdout and "what tells them apart" in text.stdout
+    from PIL import Image
+
+    with Image.open(tmp_path / "describe.png") as png:  # a second row of panels: the adversarial ones
+        assert png.height > 1.8 * 4 * 110 * 0.9
     wrong = CliRunner().invoke(app, [*args[:-4], "--adversarial", "fastt"])
     assert wrong.exit_code == 1 and "fast" in wrong.output
+
+
+def test_adversarial_weights_reach_every_fit_and_read_no_label(synth_small: Path, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """``validation: {weight: adversarial}``: training posts that look like the posts to
+    predict weigh more in every fit of both stages; the weights come from label-free
+    features only (the same whatever the labels), and a fit without them is unchanged."""
+    from popfusion.adversarial import likeness_weights
+    from popfusion.api import PopFusion
+    from popfusion.models.linear import Ridge
+    from popfusion.recipe import Recipe
+
+    posts = load(synth_small, vectors=False)
+    test = (posts["split"] == "test").to_numpy()
+    posts["tags"] = posts["tags"].where(~test, posts["tags"] + " x1 x2 x3")  # test posts stand out
+    posts.loc[~test & (np.arange(len(posts)) % 3 == 0), "tags"] += " x1 x2 x3"  # and a third of the rest
+    seen: list[np.ndarray | None] = []
+    fit = Ridge.fit
+    monkeypatch.setattr(Ridge, "fit", lambda self, X, y, *a, weight=None, **k: seen.append(weight) or
+                        fit(self, X, y, *a, weight=weight, **k))
+    spec = {"name": "w", "features": [{"block": "meta"}], "models": [{"name": "r", "model": "ridge"}],
+            "validation": {"holdout": 0.2, "folds": 3, "weight": "adversarial"}, "bootstrap": 0}
+    model = PopFusion(Recipe(**spec), cache_dir=tmp_path / "cache").fit(posts)
+    assert len(seen) == 3 + 1 + 1 and all(w is not None for w in seen)  # folds, refit, final fit
+    final = seen[-1]
+    marked = posts.loc[~test, "tags"].str.contains("x1 x2 x3", na=False).to_numpy(bool)
+    order = np.argsort(posts.loc[~test, "posted_at"].to_numpy(), kind="stable")
+    assert final[marked[order]].mean() > 2 * final[~marked[order]].mean()
+    assert final.mean() == pytest.approx(1.0)
+    shuffled = posts.assign(label=np.random.default_rng(0).permutation(posts["label"].to_numpy()))
+    again = PopFusion(Recipe(**spec), cache_dir=tmp_path / "cache")._adversarial_weights(shuffled)
+    pd.testing.assert_series_equal(again, model._adversarial_weights(posts))
+    assert likeness_weights(pd.Series([0.5, 0.5])).tolist() == [1.0, 1.0]
+    seen.clear()
+    unweighted = {**spec, "validation": {"holdout": 0.2, "folds": 3}}
+    PopFusion(Recipe(**unweighted), cache_dir=tmp_path / "cache").fit(posts)
+    assert seen and all(w is None for w in seen)

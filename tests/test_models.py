@@ -52,6 +52,21 @@ def test_fits_beats_constant_and_round_trips(kind: str, tmp_path: Path) -> None:
     assert all(1 <= v <= limits[k] for k, v in budget.items()), budget
 
 
+@pytest.mark.parametrize("kind", sorted(FAST))
+def test_every_model_honours_row_weights(kind: str) -> None:
+    """Half the rows say the label rises with f0, half that it falls, and nothing else
+    tells them apart: a model follows whichever half the weights favour."""
+    X, _ = _data(800)
+    rising = np.arange(len(X)) % 2 == 0
+    y = np.where(rising, 1.0, -1.0) * 2 * X["f0"].fillna(0).to_numpy() + 6
+    slopes = []
+    for favoured in (rising, ~rising):
+        weight = np.where(favoured, 20.0, 1.0)
+        pred = make_model(kind, FAST[kind]).fit(X, y, weight=weight).predict(X)
+        slopes.append(np.corrcoef(pred, X["f0"].fillna(0))[0, 1])
+    assert slopes[0] > 0.3 and slopes[1] < -0.3, (kind, slopes)
+
+
 @pytest.mark.parametrize("kind", ["mlp", "dae_cnn"])
 def test_a_last_batch_of_one_row_trains(kind: str) -> None:
     """65 rows in batches of 64 left one row over; the MLP's batch norm refused it."""
@@ -128,6 +143,43 @@ def test_text_regressor_pretrains_on_the_posts_texts_once(tmp_path: Path,
     stamp = saved[0].stat().st_mtime_ns
     make_model("text_regressor", params).fit(X.iloc[:100], y[:100][::-1], texts=texts)
     assert list((tmp_path / "home" / "pretrained").iterdir()) == saved and saved[0].stat().st_mtime_ns == stamp
+
+
+def _autogluon_here() -> str:
+    """The Python of an AutoGluon environment already on this machine (tests never install
+    one): $POPFUSION_AUTOGLUON_PYTHON, this interpreter, or the one benchmarks/compare.py
+    and the model make under ~/.cache/popfusion."""
+    import importlib.util
+    import os
+    import subprocess
+    import sys
+
+    candidates = [os.environ.get("POPFUSION_AUTOGLUON_PYTHON")]
+    if importlib.util.find_spec("autogluon") is not None:
+        candidates.append(sys.executable)
+    candidates.append(str(Path.home() / ".cache" / "popfusion" / "ag-venv" / "bin" / "python"))
+    for python in filter(None, candidates):
+        if Path(python).exists() and subprocess.run([python, "-c", "import autogluon.tabular"],
+                                                    capture_output=True).returncode == 0:
+            return python
+    pytest.skip("no AutoGluon environment on this machine (python benchmarks/compare.py --systems ag_medium "
+                "makes one; or set POPFUSION_AUTOGLUON_PYTHON)")
+
+
+def test_autogluon_as_a_model_in_its_own_environment(tmp_path: Path) -> None:
+    """``model: autogluon`` fits and predicts through its own environment, honours early-
+    stopping rows and weights as extra training rows and sample weights, and its saved
+    form carries the predictor (it predicts the same after the folder it was fitted in is
+    gone)."""
+    X, y = _data(700)
+    params = {"preset": "medium_quality", "time_limit": 60, "python": _autogluon_here(),
+              "exclude": ["NN_TORCH", "FASTAI", "RF", "XT", "KNN", "CAT", "XGB"]}
+    model = make_model("autogluon", params)
+    model.fit(X[:400], y[:400], X[400:450], y[400:450], weight=np.ones(400))
+    pred = model.predict(X[450:])
+    assert np.abs(pred - y[450:]).mean() < 0.8 * np.abs(np.median(y[:400]) - y[450:]).mean()
+    loaded = Model.load(model.save(tmp_path / "ag.pkl"))
+    np.testing.assert_allclose(loaded.predict(X[450:]), pred)
 
 
 def test_unknown_model_and_bad_parameters() -> None:

@@ -50,6 +50,15 @@ class Adversarial:
         }
 
 
+def likeness_weights(likeness: pd.Series, cap: float = 10.0) -> pd.Series:
+    """Training weights from test-likeness: the odds p / (1 - p), the density ratio of
+    test to training posts that importance weighting calls for, clipped to
+    [1 / ``cap``, ``cap``] so that a few posts cannot carry a fit, and scaled to mean 1."""
+    p = likeness.clip(1e-6, 1 - 1e-6)
+    odds = (p / (1 - p)).clip(1 / cap, cap)
+    return odds / odds.mean()
+
+
 def verdict(auc: float) -> str:
     """What an AUC means for a model trained on one and scored on the other."""
     if auc < 0.6:

@@ -98,19 +98,20 @@ class PopFusion(BaseEstimator):
         on every label."""
         hidden = posts.assign(split=np.where(holdout, "test", posts["split"]),
                               label=posts["label"].where(~holdout))
+        weights = self._adversarial_weights(posts) if self.recipe.validation.weight == "adversarial" else None
         is_test = (posts["split"] == "test").to_numpy()
         checkpoints = Path(self.checkpoints) if self.checkpoints is not None else None
         trainer = Trainer(self.recipe, checkpoints, time_limit)
         clock = _Clock()
         self.feature_summary_: dict[str, list[dict]] = {}
-        stage, _ = self._stage(hidden, is_test, fitted=False)
+        stage, _ = self._stage(hidden, is_test, False, weights)
         clock.lap("validation features")
         self.validation_ = trainer.validate(stage, _holdout(posts, holdout))
         clock.lap("validation models")
         del stage, hidden  # at full SMPD scale each stage's frame is gigabytes
         log.info("final stage: %d training posts, %d pseudo-label round(s), models %s", labelled.sum(),
                  self.validation_.pseudo_rounds, ", ".join(self.validation_.models))
-        stage, self.blocks_ = self._stage(posts, is_test, fitted=True)
+        stage, self.blocks_ = self._stage(posts, is_test, True, weights)
         clock.lap("final features")
         test_rows = stage.X_test.index
         self.final_ = trainer.finish(stage, self.validation_, utc_seconds(posts.loc[test_rows, "posted_at"]))
@@ -124,10 +125,23 @@ class PopFusion(BaseEstimator):
         self.input_columns_ = [c for c in posts.columns if c not in ("split", "label")]
         self.column_kinds_ = infer_types(posts)
 
-    def _stage(self, posts: pd.DataFrame, pseudo_ok: np.ndarray,
-               fitted: bool) -> tuple[Stage, list[FeatureBlock]]:
-        """One stage's features, split into labelled rows in time order and the rest; the
-        blocks' summaries (columns, seconds, cache hits) by stage in ``feature_summary_``."""
+    def _adversarial_weights(self, posts: pd.DataFrame) -> pd.Series:
+        """Each training post's weight by how much it looks like the posts to predict, from
+        a classifier on label-free features alone (``popfusion.adversarial``), so the
+        hold-out's labels stay unread; by post id."""
+        from popfusion.adversarial import adversarial, likeness_weights
+
+        found = adversarial(posts, self.recipe, self._cache(), seed=self.recipe.seed)
+        weights = likeness_weights(found.test_likeness)
+        log.info("adversarial weights (AUC %.3f): %.2f to %.2f, effective training posts %d of %d", found.auc,
+                 weights.min(), weights.max(), round(weights.sum() ** 2 / (weights**2).sum()), len(weights))
+        return weights
+
+    def _stage(self, posts: pd.DataFrame, pseudo_ok: np.ndarray, fitted: bool,
+               weights: pd.Series | None) -> tuple[Stage, list[FeatureBlock]]:
+        """One stage's features, split into labelled rows in time order and the rest, with
+        the labelled rows' ``weights`` (by post id; None: equal); the blocks' summaries
+        (columns, seconds, cache hits) by stage in ``feature_summary_``."""
         blocks = applicable(posts, [make_block(b.block, b.params) for b in self.recipe.features])
         frame, results = build_features(posts, blocks, self._cache(), fitted)
         self.feature_summary_["final" if fitted else "validation"] = [vars(r) for r in results]
@@ -136,8 +150,11 @@ class PopFusion(BaseEstimator):
         order = np.flatnonzero(train)[np.argsort(utc_seconds(posts.loc[train, "posted_at"]), kind="stable")]
         rest = np.flatnonzero(~train)
         times = utc_seconds(posts["posted_at"].iloc[order])
+        ids = posts["post_id"].iloc[order]
+        weight = None if weights is None else weights.reindex(ids).fillna(1.0).to_numpy()
         stage = Stage(frame.iloc[order], posts["label"].to_numpy(float)[order], times,
-                      posts["user_id"].to_numpy()[order], frame.iloc[rest], pseudo_ok[rest], _texts(posts))
+                      posts["user_id"].to_numpy()[order], frame.iloc[rest], pseudo_ok[rest], _texts(posts),
+                      weight)
         return stage, blocks
 
     # -- predicting ---------------------------------------------------------------------------

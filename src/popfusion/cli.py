@@ -207,7 +207,9 @@ def data_describe(
     image_root: ImageRootOption = None,
     crawled: CrawledOption = None,
     time_format: TimeFormatOption = None,
-    plot: Annotated[Path | None, typer.Option(help="Write the label plot (PNG) here.")] = None,
+    plot: Annotated[Path | None, typer.Option(
+        help="Write the label plot (PNG) here; with --adversarial, also what tells test from training "
+             "posts and how test-like each month's training posts are.")] = None,
     adversarial: Annotated[str | None, typer.Option(
         help="Also tell test from training posts on this recipe's label-free features (a preset or YAML): "
              "how different they are, where, and which training posts are most like the test ones.")] = None,
@@ -221,6 +223,7 @@ def data_describe(
     with --adversarial, how different the posts to predict are from the training posts."""
     table = _load(_data_path(path, data), column_map, image_root, crawled, time_format)
     summary = describe_mod.describe(table)
+    found = None
     if adversarial is not None:
         from popfusion.adversarial import adversarial as tell_apart
 
@@ -236,7 +239,7 @@ def data_describe(
     else:
         _print_summary(summary)
     if plot is not None:
-        results.print(f"plot: [bold]{describe_mod.plot(table, plot)}[/]")
+        results.print(f"plot: [bold]{describe_mod.plot(table, plot, found)}[/]")
 
 
 def _print_summary(summary: dict) -> None:

@@ -43,6 +43,10 @@ class ValidationSpec(BaseModel):
     holdout: float = Field(0.2, gt=0, lt=1, description="last share of training time held out")
     folds: int = Field(3, ge=2)
     scheme: Literal["time", "user", "random"] = "time"
+    weight: Literal["none", "adversarial"] = Field(
+        "none", description="adversarial: weight each training post by how much it looks like the posts to "
+                            "predict (odds of an out-of-fold classifier on label-free features; "
+                            "popfusion data describe --adversarial shows it)")
 
 
 class PseudoSpec(BaseModel):

@@ -7,6 +7,7 @@ file is summarised as far as it goes.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -14,6 +15,9 @@ import pandas as pd
 from popfusion.data.columns import KINDS, as_dates, as_numbers, infer_types
 from popfusion.data.schema import is_vector_column, missing_mask
 from popfusion.plots import date_axis
+
+if TYPE_CHECKING:
+    from popfusion.adversarial import Adversarial
 
 LEAK_SRC = 0.9  # a column that ranks the labels this well was likely measured after posting
 
@@ -145,9 +149,11 @@ def label_by_time_decile(labelled: pd.DataFrame) -> list[float]:
     return [round(float(part.mean()), 2) for part in np.array_split(ordered, 10)]
 
 
-def plot(table: pd.DataFrame, path: str | Path) -> Path:
+def plot(table: pd.DataFrame, path: str | Path, adversarial: Adversarial | None = None) -> Path:
     """A PNG with the label histogram and, by month, the training and test posts and the
-    mean label, on a date axis that stays readable at any span."""
+    mean label, on a date axis that stays readable at any span; with ``adversarial``, a
+    second row: the features that tell test from training posts, and how test-like the
+    training posts of each month are."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -155,12 +161,14 @@ def plot(table: pd.DataFrame, path: str | Path) -> Path:
 
     path = Path(path)
     labelled = table[table["label"].notna()] if "label" in table else table.iloc[:0]
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+    rows = 2 if adversarial is not None else 1
+    fig, axes = plt.subplots(rows, 2, figsize=(11, 4 * rows), squeeze=False)
+    (ax1, ax2) = axes[0]
     if len(labelled):
         ax1.hist(labelled["label"], bins=60, color="#4c72b0")
     ax1.set(title="Label distribution", xlabel="popularity score", ylabel="posts")
-    if "posted_at" in table:
-        month = table["posted_at"].dt.tz_convert(None).dt.to_period("M").dt.to_timestamp()
+    month = _months(table)
+    if month is not None:
         split = table["split"] if "split" in table else pd.Series("train", index=table.index)
         counts = pd.crosstab(month, split).sort_index()
         width = 25 if len(counts) < 60 else 300  # days: months side by side, or years
@@ -179,8 +187,35 @@ def plot(table: pd.DataFrame, path: str | Path) -> Path:
             twin.set_ylabel("mean label", color="#c44e52")
         date_axis(ax2)
     ax2.set_title("Posts and mean label by month")
+    if adversarial is not None:
+        _adversarial_panels(axes[1], table, month, adversarial)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def _months(table: pd.DataFrame) -> pd.Series | None:
+    if "posted_at" not in table:
+        return None
+    return table["posted_at"].dt.tz_convert(None).dt.to_period("M").dt.to_timestamp()
+
+
+def _adversarial_panels(axes, table: pd.DataFrame, month: pd.Series | None, found: Adversarial) -> None:
+    """What tells test from training posts (gain shares, human names), and the training
+    posts' mean test-likeness by month (where the training data is most like the test)."""
+    from popfusion.names import human
+
+    left, right = axes
+    top = found.importance.head(10)[::-1]
+    left.barh([human(c) for c in top.index], top.to_numpy(), color="#8172b2")
+    left.set(title=f"What tells test from training posts (AUC {found.auc:.2f})", xlabel="share of gain")
+    left.tick_params(axis="y", labelsize=8)
+    if month is not None:
+        likeness = table["post_id"].map(found.test_likeness)
+        by_month = likeness.groupby(month).mean().dropna()
+        right.plot(by_month.index, by_month.to_numpy(), "o-", ms=3, color="#8172b2")
+        date_axis(right)
+    right.axhline(0.5, color="#999999", lw=0.8, ls="--")
+    right.set(title="How test-like the training posts are, by month", ylabel="mean P(test), out of fold")

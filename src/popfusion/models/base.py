@@ -32,11 +32,12 @@ class Model(ABC):
     @abstractmethod
     def fit(self, X: pd.DataFrame, y: np.ndarray, X_val: pd.DataFrame | None = None,
             y_val: np.ndarray | None = None, *, unlabelled: pd.DataFrame | None = None,
-            texts: pd.Series | None = None) -> Model:
+            texts: pd.Series | None = None, weight: np.ndarray | None = None) -> Model:
         """Fit on ``X, y``; with validation data, stop early where the model can.
         ``unlabelled``: the rows to predict, for models that pretrain on every row's
         features (the DAE); ``texts``: each post's text by row index, for models that read
-        text rather than features. Other models ignore both."""
+        text rather than features. Other models ignore both. ``weight``: each row's
+        weight in the loss (None: all equal), which every model honours."""
 
     @abstractmethod
     def predict(self, X: pd.DataFrame, *, texts: pd.Series | None = None) -> np.ndarray: ...

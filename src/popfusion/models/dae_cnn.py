@@ -26,7 +26,7 @@ class DaeCnn(NetRegressor):
         super().__init__(code=code, swap=swap, dae_epochs=dae_epochs, epochs=epochs,
                          batch_size=batch_size, lr=lr, seed=seed, device=device)
 
-    def fit(self, X, y, X_val=None, y_val=None, *, unlabelled=None, texts=None) -> DaeCnn:
+    def fit(self, X, y, X_val=None, y_val=None, *, unlabelled=None, texts=None, weight=None) -> DaeCnn:
         p = self.params
         seed_everything(p["seed"])
         self.prep_ = Preprocessor().fit(X)
@@ -35,7 +35,7 @@ class DaeCnn(NetRegressor):
         self.encoder_ = self._pretrain(everything)
         head = _cnn_head(p["code"])
         self.net_ = _stack(self.encoder_, head)
-        self._train(X, y, X_val, y_val)
+        self._train(X, y, X_val, y_val, weight)
         return self
 
     def _pretrain(self, x: np.ndarray):

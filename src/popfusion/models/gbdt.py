@@ -33,7 +33,7 @@ class LightGBM(Model):
                          early_stopping=early_stopping, max_categories=max_categories, max_bin=max_bin,
                          seed=seed, device=device)
 
-    def fit(self, X, y, X_val=None, y_val=None, *, unlabelled=None, texts=None) -> LightGBM:
+    def fit(self, X, y, X_val=None, y_val=None, *, unlabelled=None, texts=None, weight=None) -> LightGBM:
         import lightgbm as lgb
 
         p = self.params
@@ -52,7 +52,7 @@ class LightGBM(Model):
         if X_val is not None:
             kwargs |= {"eval_X": (_cats(X_val, cats),), "eval_y": (y_val,)}
             callbacks.append(lgb.early_stopping(p["early_stopping"], verbose=False))
-        self.model_.fit(_cats(X, cats), y, callbacks=callbacks, **kwargs)
+        self.model_.fit(_cats(X, cats), y, sample_weight=weight, callbacks=callbacks, **kwargs)
         return self
 
     def predict(self, X: pd.DataFrame, *, texts: pd.Series | None = None) -> np.ndarray:
@@ -105,7 +105,7 @@ class CatBoost(Model):
         super().__init__(iterations=iterations, learning_rate=learning_rate, depth=depth, loss=loss,
                          early_stopping=early_stopping, border_count=border_count, seed=seed, device=device)
 
-    def fit(self, X, y, X_val=None, y_val=None, *, unlabelled=None, texts=None) -> CatBoost:
+    def fit(self, X, y, X_val=None, y_val=None, *, unlabelled=None, texts=None, weight=None) -> CatBoost:
         from catboost import CatBoostRegressor, Pool
 
         p = self.params
@@ -117,7 +117,7 @@ class CatBoost(Model):
             task_type=task, has_time=True, verbose=False, allow_writing_files=False)
         cats = categorical_columns(X)
         val = Pool(_ints(X_val, cats), y_val, cat_features=cats) if X_val is not None else None
-        self.model_.fit(Pool(_ints(X, cats), y, cat_features=cats), eval_set=val,
+        self.model_.fit(Pool(_ints(X, cats), y, cat_features=cats, weight=weight), eval_set=val,
                         early_stopping_rounds=p["early_stopping"] if val is not None else None,
                         callbacks=[_Iterations(p["iterations"])] if task == "CPU" else None)
         return self

@@ -18,11 +18,11 @@ class Ridge(Model):
     def __init__(self, alpha: float = 10.0) -> None:
         super().__init__(alpha=alpha)
 
-    def fit(self, X, y, X_val=None, y_val=None, *, unlabelled=None, texts=None) -> Ridge:
+    def fit(self, X, y, X_val=None, y_val=None, *, unlabelled=None, texts=None, weight=None) -> Ridge:
         from sklearn.linear_model import Ridge as SkRidge
 
         self.prep_ = Preprocessor().fit(X)
-        self.model_ = SkRidge(alpha=self.params["alpha"]).fit(self.prep_.transform(X), y)
+        self.model_ = SkRidge(alpha=self.params["alpha"]).fit(self.prep_.transform(X), y, sample_weight=weight)
         return self
 
     def predict(self, X: pd.DataFrame, *, texts: pd.Series | None = None) -> np.ndarray:

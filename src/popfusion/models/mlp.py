@@ -17,7 +17,7 @@ class MLP(NetRegressor):
         super().__init__(hidden=list(hidden), dropout=dropout, epochs=epochs, batch_size=batch_size,
                          lr=lr, seed=seed, device=device)
 
-    def fit(self, X, y, X_val=None, y_val=None, *, unlabelled=None, texts=None) -> MLP:
+    def fit(self, X, y, X_val=None, y_val=None, *, unlabelled=None, texts=None, weight=None) -> MLP:
         from torch import nn
 
         p = self.params
@@ -28,5 +28,5 @@ class MLP(NetRegressor):
             layers += [nn.Linear(width, h), nn.BatchNorm1d(h), nn.SiLU(), nn.Dropout(p["dropout"])]
             width = h
         self.net_ = nn.Sequential(*layers, nn.Linear(width, 1))
-        self._train(X, y, X_val, y_val)
+        self._train(X, y, X_val, y_val, weight)
         return self

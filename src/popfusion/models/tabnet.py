@@ -28,7 +28,7 @@ class TabNet(Model):
         super().__init__(width=width, steps=steps, pretrain_epochs=pretrain_epochs, epochs=epochs,
                          batch_size=batch_size, patience=patience, seed=seed, device=device)
 
-    def fit(self, X, y, X_val=None, y_val=None, *, unlabelled=None, texts=None) -> TabNet:
+    def fit(self, X, y, X_val=None, y_val=None, *, unlabelled=None, texts=None, weight=None) -> TabNet:
         from pytorch_tabnet.pretraining import TabNetPretrainer
         from pytorch_tabnet.tab_model import TabNetRegressor
 
@@ -52,7 +52,8 @@ class TabNet(Model):
                     virtual_batch_size=min(128, batch), num_workers=0)
             self.model_ = TabNetRegressor(**common)
             self.model_.fit(x[rest], y[rest], from_unsupervised=pre, max_epochs=p["epochs"],
-                            batch_size=batch, virtual_batch_size=min(128, batch), num_workers=0, **evals)
+                            batch_size=batch, virtual_batch_size=min(128, batch), num_workers=0,
+                            weights=0 if weight is None else np.asarray(weight, float)[rest], **evals)
         return self
 
     def budget(self) -> dict:

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from popfusion.models.base import Model
-from popfusion.models.torchfit import seed_everything, shuffled_batches
+from popfusion.models.torchfit import seed_everything, shuffled_batches, weighted_huber
 
 log = logging.getLogger(__name__)
 PREDICT_BATCH = 64
@@ -49,7 +49,7 @@ class TextRegressor(Model):
             raise ValueError("the text regressor needs the posts' texts (texts=...)")
         return texts.reindex(X.index).fillna("").astype(str).tolist()
 
-    def fit(self, X, y, X_val=None, y_val=None, *, unlabelled=None, texts=None) -> TextRegressor:
+    def fit(self, X, y, X_val=None, y_val=None, *, unlabelled=None, texts=None, weight=None) -> TextRegressor:
         import torch
         from transformers import AutoModel, AutoTokenizer
 
@@ -69,6 +69,7 @@ class TextRegressor(Model):
         self.scale_ = (float(np.mean(y)), float(np.std(y) or 1.0))
         target = torch.tensor((np.asarray(y) - self.scale_[0]) / self.scale_[1], dtype=torch.float32)
         texts = self._texts(X, texts)
+        wt = None if weight is None else torch.tensor(np.asarray(weight), dtype=torch.float32)
         opt = torch.optim.AdamW(self.net_.parameters(), lr=p["lr"])
         gen = torch.Generator().manual_seed(p["seed"])
         for _ in range(p["epochs"]):
@@ -76,7 +77,8 @@ class TextRegressor(Model):
             for idx in shuffled_batches(len(texts), p["batch_size"], gen):
                 batch = self._tokens([texts[i] for i in idx])
                 opt.zero_grad()
-                loss = torch.nn.functional.huber_loss(self.net_(**batch), target[idx].to(self.device_))
+                loss = weighted_huber(self.net_(**batch), target[idx].to(self.device_),
+                                      None if wt is None else wt[idx].to(self.device_))
                 loss.backward()
                 opt.step()
         return self

@@ -38,11 +38,11 @@ def shuffled_batches(n: int, batch_size: int, gen) -> list:
 def train_regressor(module, x: np.ndarray, y: np.ndarray, x_val: np.ndarray | None = None,
                     y_val: np.ndarray | None = None, epochs: int = 30, batch_size: int = 512,
                     lr: float = 1e-3, weight_decay: float = 1e-5, patience: int = 5, seed: int = 0,
-                    device: str = "cpu"):
+                    device: str = "cpu", weight: np.ndarray | None = None):
     """Fit ``module`` (inputs -> one output per row) to its best weights on ``device``,
-    mini-batches moved there one at a time; returns how many epochs those took (all of
-    them without validation data). The module ends on the CPU, so a saved model loads on
-    a machine without the GPU it was trained on."""
+    mini-batches moved there one at a time, each row's loss times its ``weight``; returns
+    how many epochs those took (all of them without validation data). The module ends on
+    the CPU, so a saved model loads on a machine without the GPU it was trained on."""
     import torch
 
     seed_everything(seed)
@@ -50,13 +50,15 @@ def train_regressor(module, x: np.ndarray, y: np.ndarray, x_val: np.ndarray | No
     opt = torch.optim.AdamW(module.parameters(), lr=lr, weight_decay=weight_decay)
     loss_fn = torch.nn.HuberLoss(delta=1.0)
     xt, yt = torch.from_numpy(np.ascontiguousarray(x, np.float32)), torch.from_numpy(np.asarray(y, np.float32))
+    wt = None if weight is None else torch.from_numpy(np.asarray(weight, np.float32))
     best, best_loss, best_epochs, waited = copy.deepcopy(module.state_dict()), np.inf, epochs, 0
     gen = torch.Generator().manual_seed(seed)
     for epoch in range(1, epochs + 1):
         module.train()
         for idx in shuffled_batches(len(xt), batch_size, gen):
             opt.zero_grad()
-            loss_fn(module(xt[idx].to(device)).squeeze(-1), yt[idx].to(device)).backward()
+            weighted_huber(module(xt[idx].to(device)).squeeze(-1), yt[idx].to(device),
+                           None if wt is None else wt[idx].to(device)).backward()
             opt.step()
         step(epoch, epochs)
         if x_val is None:
@@ -73,6 +75,17 @@ def train_regressor(module, x: np.ndarray, y: np.ndarray, x_val: np.ndarray | No
         module.load_state_dict(best)
     module.to("cpu").eval()
     return best_epochs
+
+
+def weighted_huber(pred, target, weight=None):
+    """The Huber loss (delta 1) of a batch, each row's term times its weight (a weighted
+    mean); without weights, torch's own."""
+    import torch
+
+    if weight is None:
+        return torch.nn.functional.huber_loss(pred, target)
+    terms = torch.nn.functional.huber_loss(pred, target, reduction="none")
+    return (terms * weight).sum() / weight.sum().clamp(min=1e-12)
 
 
 def predict(module, x: np.ndarray, batch_size: int = 4096, device: str = "cpu"):
@@ -92,14 +105,14 @@ class NetRegressor(Model):
     build ``prep_`` and ``net_`` in ``fit`` and hand over to ``_train``; the rest (the
     training loop, the epoch budget for refits, prediction) is shared."""
 
-    def _train(self, X: pd.DataFrame, y, X_val: pd.DataFrame | None, y_val) -> None:
+    def _train(self, X: pd.DataFrame, y, X_val: pd.DataFrame | None, y_val, weight=None) -> None:
         p = self.params
         self.target_ = LabelTransform("standard").fit(y)
         x_val = self.prep_.transform(X_val) if X_val is not None else None
         y_val = None if y_val is None else self.target_.transform(y_val)
         self.epochs_ = train_regressor(self.net_, self.prep_.transform(X), self.target_.transform(y), x_val,
                                        y_val, epochs=p["epochs"], batch_size=p["batch_size"], lr=p["lr"],
-                                       seed=p["seed"], device=resolve_device(p["device"]))
+                                       seed=p["seed"], device=resolve_device(p["device"]), weight=weight)
 
     def budget(self) -> dict:
         return {"epochs": self.epochs_}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from popfusion.models.autogluon import AutoGluon
 from popfusion.models.base import Model
 from popfusion.models.dae_cnn import DaeCnn
 from popfusion.models.gbdt import CatBoost, LightGBM
@@ -12,7 +13,7 @@ from popfusion.models.text_regressor import TextRegressor
 from popfusion.registry import construct
 
 MODELS: dict[str, type[Model]] = {
-    cls.kind: cls for cls in (LightGBM, CatBoost, Ridge, MLP, TabNet, DaeCnn, TextRegressor)
+    cls.kind: cls for cls in (LightGBM, CatBoost, Ridge, MLP, TabNet, DaeCnn, TextRegressor, AutoGluon)
 }
 
 

@@ -89,8 +89,9 @@ class Spec:
 class Stage:
     """What one stage's models learn from and predict: the labelled rows in time order
     (``X``, ``y``, their times and users), the rows to predict (``X_test``; which of them
-    may be pseudo-labelled: ``pseudo_ok``) and each post's text, which the text regressor
-    reads instead of features."""
+    may be pseudo-labelled: ``pseudo_ok``), each post's text, which the text regressor
+    reads instead of features, and each labelled row's weight in the models' losses
+    (None: all equal; ``validation.weight: adversarial``)."""
 
     X: pd.DataFrame
     y: np.ndarray
@@ -99,6 +100,11 @@ class Stage:
     X_test: pd.DataFrame
     pseudo_ok: np.ndarray
     texts: pd.Series | None = None
+    weight: np.ndarray | None = None
+
+    def weights(self, pseudo: int) -> np.ndarray | None:
+        """The labelled rows' weights followed by ``pseudo`` pseudo-labelled rows' (1)."""
+        return None if self.weight is None else np.concatenate([self.weight, np.ones(pseudo)])
 
 
 @dataclass
@@ -233,7 +239,7 @@ class Ensemble:
                     continue
                 cols = feature_columns(stage.X.columns, spec.features)
                 fits = Fits(spec, select(X_all, cols), z_all, select(stage.X_test, cols), stage.texts,
-                            self.seed, self.checkpoints, (rnd,))
+                            self.seed, self.checkpoints, (rnd,), stage.weights(int(chosen.sum())))
                 fits_of[spec.name] = fits
                 folds_of[spec.name] = [fits.fit(f, *fold_rows(fold_all, f), done=advance, bar=bar)
                                        for f in range(self.n_folds)]
@@ -284,8 +290,9 @@ class Fits:
     task of the run's compute; its checkpoint is written here, where the run is."""
 
     def __init__(self, spec: Spec, X: pd.DataFrame, z: np.ndarray, X_test: pd.DataFrame,
-                 texts: pd.Series | None, seed: int, checkpoints: Path | None, where: tuple) -> None:
-        self.spec, self.X, self.z, self.X_test, self.texts = spec, X, z, X_test, texts
+                 texts: pd.Series | None, seed: int, checkpoints: Path | None, where: tuple,
+                 weight: np.ndarray | None = None) -> None:
+        self.spec, self.X, self.z, self.X_test, self.texts, self.weight = spec, X, z, X_test, texts, weight
         self.seed, self.checkpoints, self.where = seed, checkpoints, where
         self.inputs = _Inputs(X, X_test, texts) if checkpoints is not None else None
         self.compute = current()
@@ -300,7 +307,7 @@ class Fits:
         path = None
         if self.inputs is not None:
             where = (*self.where, fold, self.seed)
-            key = self.inputs.key(self.spec, params, where, self.z, train_rows, stop_rows)
+            key = self.inputs.key(self.spec, params, where, self.z, train_rows, stop_rows, self.weight)
             path = self.checkpoints / f"{self.spec.name}-r{self.where[0]}-f{fold}-{key}.pkl"
             if path.exists():
                 log.info("%s fold %s round %d: reused from %s", self.spec.name, fold, self.where[0], path.name)
@@ -319,7 +326,8 @@ class Fits:
             if done is not None:
                 done(result)
 
-        args = (fit_model, kind, params, *self.shared, self.z, train_rows, stop_rows)
+        weight = None if self.weight is None else self.weight[train_rows]
+        args = (fit_model, kind, params, *self.shared, self.z, train_rows, stop_rows, weight)
         if self.compute.distributed:  # the threads it would use here, so its result is the same bit for bit
             memory = 3 * int(self.X.memory_usage(index=False).sum())
             return self.compute.submit(*args, cpus=threads(), memory=memory, done=finished)
@@ -332,13 +340,15 @@ class Fits:
 
 
 def fit_model(kind: str, params: dict, X: pd.DataFrame, X_test: pd.DataFrame, texts: pd.Series | None,
-              z: np.ndarray, train_rows: np.ndarray, stop_rows: np.ndarray | None) -> tuple[Model, float]:
-    """One fit (a task): a ``kind`` model fitted on ``train_rows``, stopping early on
-    ``stop_rows``; with the seconds it took."""
+              z: np.ndarray, train_rows: np.ndarray, stop_rows: np.ndarray | None,
+              weight: np.ndarray | None = None) -> tuple[Model, float]:
+    """One fit (a task): a ``kind`` model fitted on ``train_rows`` (each weighted by
+    ``weight``, one per train row), stopping early on ``stop_rows``; with the seconds it
+    took."""
     start = time.perf_counter()
     model = make_model(kind, params)
     X_val, z_val = (None, None) if stop_rows is None else (X.iloc[stop_rows], z[stop_rows])
-    model.fit(_rows(X, train_rows), z[train_rows], X_val, z_val, unlabelled=X_test, texts=texts)
+    model.fit(_rows(X, train_rows), z[train_rows], X_val, z_val, unlabelled=X_test, texts=texts, weight=weight)
     return model, time.perf_counter() - start
 
 
@@ -356,12 +366,14 @@ class _Inputs:
             self.others.update(pd.util.hash_pandas_object(texts).to_numpy().tobytes())
 
     def key(self, spec: Spec, params: dict, where: tuple, z: np.ndarray, train_rows: np.ndarray,
-            stop_rows: np.ndarray | None) -> str:
+            stop_rows: np.ndarray | None, weight: np.ndarray | None = None) -> str:
         digest = hashlib.sha256(repr((spec, params, where, MODELS[spec.model].version)).encode())
         digest.update(self.columns)
         for rows in (train_rows, stop_rows if stop_rows is not None else np.zeros(0, int)):
             digest.update(self.rows[rows].tobytes())
             digest.update(np.ascontiguousarray(z[rows]).tobytes())
+        if weight is not None:  # unweighted fits keep the keys they had
+            digest.update(np.ascontiguousarray(weight[train_rows], np.float64).tobytes())
         digest.update(self.others.digest())
         return digest.hexdigest()[:16]
 

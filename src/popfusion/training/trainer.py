@@ -239,7 +239,7 @@ class Trainer:
                         continue
                     cols = feature_columns(stage.X.columns, spec.features)
                     fits = Fits(spec, select(X, cols), z, select(stage.X_test, cols), stage.texts, r.seed,
-                                self._folder("final"), (rnd,))
+                                self._folder("final"), (rnd,), stage.weights(int(chosen.sum())))
                     submitted[spec.name] = fits, fits.fit("all", np.arange(len(X)), None, budgets[spec.name],
                                                           done=lambda _: bar.advance(task), bar=bar)
                 fitted, tier1 = {}, {}
