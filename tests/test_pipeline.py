@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -104,3 +105,23 @@ def test_a_recipe_with_typos_is_refused_before_any_data_is_read(tmp_path: Path) 
         assert expected in message
     result = CliRunner().invoke(app, ["run", str(bad), "--data", str(tmp_path / "nowhere.csv")])
     assert result.exit_code == 1 and "did you mean 'meta'" in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("shape", [(3000, 512, 32), (3000, 512, 300), (2000, 64, 1)])
+def test_row_products_are_the_same_alone_in_a_batch_and_on_one_thread(shape: tuple[int, int, int]) -> None:
+    """A 512-d float32 row on 32 axes once came out three ways (alone, in a batch, on one
+    thread) from BLAS; a post's features must not depend on what it is scored with."""
+    from threadpoolctl import threadpool_limits
+
+    from popfusion.linalg import row_products
+
+    n, d, k = shape
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(n, d)).astype(np.float32), rng.normal(size=(k, d)).astype(np.float32)
+    batch = row_products(a, b)
+    with threadpool_limits(1):
+        np.testing.assert_array_equal(row_products(a, b), batch)
+    for i in range(0, n, 37):
+        np.testing.assert_array_equal(row_products(a[i : i + 1], b)[0], batch[i])
+    np.testing.assert_allclose(batch, a.astype(np.float64) @ b.T.astype(np.float64), rtol=1e-5, atol=1e-4)
+    assert batch.dtype == np.float32

@@ -24,7 +24,7 @@ class Clusters(FeatureBlock):
     name = "cluster"
     uses_labels = True
 
-    version = 4  # similarities summed row by row, the same alone or in a batch (3: centroids on a sample)
+    version = 5  # similarities in float64 rounded to float32, alike alone or in a batch (3: centroids sampled)
 
     def __init__(self, source: str = "text", levels: tuple[int, ...] = (16, 64, 256), seed: int = 0,
                  image_size: int = 224, fit_sample: int = 50_000) -> None:

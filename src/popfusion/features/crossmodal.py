@@ -34,7 +34,7 @@ class CrossModal(FeatureBlock):
     replaces the similarities above; a second ``xmodal`` block keeps them."""
 
     name = "xmodal"
-    version = 2  # the image-to-text projection learns from every post with an image, not only training ones
+    version = 3  # projections in float64 rounded to float32 (2: the ridge learns from every post with an image)
 
     def __init__(self, clip_model: str | None = None, alpha: float = 10.0, image_size: int = 224,
                  backend: str | None = None, model: str | None = None, components: int = 32,

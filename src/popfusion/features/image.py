@@ -154,7 +154,7 @@ class ImageEmbedding(FeatureBlock):
     (16 images of 224 px keep the activations in cache; 32 ran at three quarters the speed)."""
 
     name = "image"
-    version = 2  # projections summed row by row: a post gets the same values alone or in a batch
+    version = 3  # projections in float64 rounded to float32: a post gets the same values alone or in a batch
 
     def __init__(self, backend: str = "efficientnet", model: str | None = None, size: int = 224,
                  components: int | None = None, batch_size: int = 16, workers: int = 2,

@@ -27,7 +27,7 @@ class NeighbourLabels(FeatureBlock):
     the mean and highest similarity."""
 
     name = "knn"
-    version = 2  # projections summed row by row: a post gets the same values alone or in a batch
+    version = 3  # projections in float64 rounded to float32: a post gets the same values alone or in a batch
     uses_labels = True
 
     def __init__(self, source: str = "text", k: int = 10, folds: int = 5, dims: int = 32,

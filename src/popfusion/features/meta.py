@@ -31,7 +31,7 @@ class Metadata(FeatureBlock):
     """
 
     name = "meta"
-    version = 2  # projections summed row by row: a post gets the same values alone or in a batch
+    version = 3  # projections in float64 rounded to float32: a post gets the same values alone or in a batch
 
     def __init__(self, desc_pca: int | None = 16, geo_cell: float = 1.0, language: bool = True,
                  crawled: bool = False) -> None:

@@ -45,23 +45,37 @@ class LabelHistory:
         self.keys = pd.Index(pd.unique(key))  # keys as integer codes, so any dtype matches
         inclusive = _expanding_stats(h["label"].to_numpy("float64"), self.t, key, start, window)
         self.columns = list(inclusive.columns)
-        self.right = pd.DataFrame({"key": self.keys.get_indexer(key), "cutoff": self.t,
-                                   "row": np.arange(len(self.t))}).sort_values("cutoff", kind="stable")
+        self._index(self.keys.get_indexer(key))
         self.inclusive = np.vstack([inclusive.to_numpy("float64"), np.full((1, inclusive.shape[1]), np.nan)])
         order = np.argsort(self.t, kind="stable")
         self.t_sorted = self.t[order]
         self.label_cumsum = np.r_[0.0, np.cumsum(h["label"].to_numpy("float64")[order])]
+
+    def _index(self, row_key: np.ndarray) -> None:
+        """Rows in (key, time) order as exact integers, key code * span + the time's rank,
+        so that one binary search finds a key's last row before any cut-off: a service
+        scores one post in microseconds, where a merge over every row took milliseconds."""
+        self.times = np.unique(self.t)
+        self.span = len(self.times) + 1
+        self.row_key = row_key
+        self.position = row_key * self.span + np.searchsorted(self.times, self.t)
+
+    def __setstate__(self, state: dict) -> None:
+        """Histories saved before positions existed (runs of earlier versions) get them."""
+        self.__dict__.update(state)
+        if "position" not in state:
+            self._index(state["right"].sort_values("row")["key"].to_numpy())
+            del self.right
 
     def stats(self, post_ids: pd.Series, keys: np.ndarray, t: np.ndarray, shrink: float = 3.0) -> pd.DataFrame:
         """Float32 columns ``STATS`` for posts (ids, keys, times in seconds, indexed like
         ``post_ids``), each from the history rows of its key before its cut-off."""
         cutoff = cutoffs(post_ids, t, self.ids)
         codes = self.keys.get_indexer(pd.Index(keys)) if len(self.keys) else np.full(len(keys), -1)
-        left = pd.DataFrame({"key": codes, "cutoff": cutoff, "query": np.arange(len(keys))})
-        found = pd.merge_asof(left.sort_values("cutoff", kind="stable"), self.right,
-                              on="cutoff", by="key", allow_exact_matches=False)
-        row = np.full(len(keys), -1)  # -1: no earlier label, which picks the NaN row at the end
-        row[found["query"].to_numpy()] = found["row"].fillna(-1).to_numpy(int)
+        before = codes * self.span + np.searchsorted(self.times, cutoff, side="left")  # times < cut-off
+        last = np.searchsorted(self.position, before, side="left") - 1  # the key's last such row
+        found = (codes >= 0) & (last >= 0) & (self.row_key[np.maximum(last, 0)] == codes)
+        row = np.where(found, last, -1)  # -1: no earlier label, which picks the NaN row at the end
         stats = pd.DataFrame(self.inclusive[row], index=post_ids.index, columns=self.columns)
         stats["count"] = stats["count"].fillna(0.0)
         stats["age_days"] = (np.asarray(t, "float64") - np.r_[self.t, np.nan][row]) / DAY

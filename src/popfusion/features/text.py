@@ -256,7 +256,7 @@ class TextEmbedding(FeatureBlock):
     interrupted build resumes where it stopped."""
 
     name = "text"
-    version = 2  # projections summed row by row: a post gets the same values alone or in a batch
+    version = 3  # projections in float64 rounded to float32: a post gets the same values alone or in a batch
 
     def __init__(self, backend: str = "use", model: str | None = None, dim: int = 64,
                  fields: tuple[str, ...] = ("auto",), components: int | None = None, batch_size: int = 1024,

@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib.util
 import io
 import logging
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -107,8 +108,12 @@ class AutoGluon(Model):
             return pd.read_parquet(folder / "prediction.parquet")["prediction"].to_numpy(float)
 
     def _run(self, task: str, folder: Path, *args: str) -> None:
+        """``ag_task.py TASK FOLDER ARGS`` in AutoGluon's environment, run from a copy in
+        ``folder``: run from here, the folder of this module (``autogluon.py``) would come
+        first on its path and stand in for the autogluon package."""
         python = autogluon_python(self.params["python"])
-        done = subprocess.run([str(python), str(TASK), task, str(folder), *args], capture_output=True,
+        script = Path(shutil.copy(TASK, folder / TASK.name))
+        done = subprocess.run([str(python), str(script), task, str(folder), *args], capture_output=True,
                               text=True)
         if done.returncode != 0:
             tail = "\n".join(done.stderr.strip().splitlines()[-15:])
