@@ -15,20 +15,18 @@ the SMP systems" section.
 
 from __future__ import annotations
 
-import argparse
-import json
 from pathlib import Path
 
 import yaml
-from report import ROOT, machine, write_section
-from trainer import run, targets
+from report import ROOT, write_section
+from trainer import arguments, run_variants
 
 RESULTS = Path(__file__).resolve().parent / "results" / "parts.json"
 AUTOGLUON = {"name": "autogluon_all", "model": "autogluon", "features": ["all"],
-             "params": {"preset": "medium_quality", "time_limit": 120}}
+             "params": {"preset": "medium_quality", "time_limit": 60}}
 PARTS = {  # name -> (label, how it changes the fast recipe)
     "adversarial": ("fast, adversarial weights", lambda r: r["validation"].update(weight="adversarial")),
-    "autogluon": ("fast + AutoGluon medium_quality (120 s a fit)", lambda r: r["models"].append(AUTOGLUON)),
+    "autogluon": ("fast + AutoGluon medium_quality (60 s a fit)", lambda r: r["models"].append(AUTOGLUON)),
 }
 
 
@@ -43,27 +41,14 @@ def part_recipe(part: str, work: Path) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--posts", type=int, nargs="*", default=[])
-    parser.add_argument("--cases", default="")
+    parser = arguments(__doc__, "/tmp/popfusion-parts")
     parser.add_argument("--parts", default=",".join(PARTS), help=f"any of {', '.join(PARTS)}")
     parser.add_argument("--no-baseline", action="store_true", help="the parts only, not fast itself")
-    parser.add_argument("--work", type=Path, default=Path("/tmp/popfusion-parts"))
-    parser.add_argument("--report-only", action="store_true")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
-    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"machine": machine(), "runs": {}}
-    if not args.report_only:
-        variants = [] if args.no_baseline else [("fast", "fast")]
-        variants += [(PARTS[p][0], part_recipe(p, args.work)) for p in args.parts.split(",")]
-        for name, data, column_map, truth in targets(args):
-            for label, recipe in variants:
-                print(f"== {name}: {label}", flush=True)
-                result = run(recipe, data, column_map, truth, None, args.work / "runs", bootstrap=True)
-                results["runs"].setdefault(name, {})[label] = result
-                print(json.dumps(result, default=float), flush=True)
-                RESULTS.write_text(json.dumps(results, indent=2, default=float))
-    report(results)
+    variants = [] if args.no_baseline else [("fast", "fast", None)]
+    variants += [(PARTS[p][0], part_recipe(p, args.work), None) for p in args.parts.split(",")]
+    report(run_variants(variants, args, RESULTS, bootstrap=True))
 
 
 def report(results: dict) -> None:

@@ -92,31 +92,46 @@ def targets(args: argparse.Namespace) -> list[tuple[str, Path, str | None, pd.Da
     return out
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def arguments(doc: str, work: str) -> argparse.ArgumentParser:
+    """What every benchmark of recipe variants takes: the data sets and a work folder."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--posts", type=int, nargs="*", default=[])
     parser.add_argument("--cases", default="")
+    parser.add_argument("--work", type=Path, default=Path(work))
+    parser.add_argument("--report-only", action="store_true")
+    return parser
+
+
+def run_variants(variants: list[tuple[str, str, Path | None]], args: argparse.Namespace, path: Path,
+                 bootstrap: bool = False) -> dict:
+    """Each (label, recipe, source tree) variant on every data set asked for, one after the
+    other; the results in ``path`` (kept from earlier runs, saved after each one)."""
+    args.work.mkdir(parents=True, exist_ok=True)
+    results = json.loads(path.read_text()) if path.exists() else {"machine": machine(), "runs": {}}
+    if args.report_only:
+        return results
+    for name, data, column_map, truth in targets(args):
+        for label, recipe, src in variants:
+            print(f"== {name}: {label}", flush=True)
+            result = run(recipe, data, column_map, truth, src, args.work / "runs", bootstrap)
+            results["runs"].setdefault(name, {})[label] = result
+            print(json.dumps(result, default=float), flush=True)
+            path.write_text(json.dumps(results, indent=2, default=float))
+    return results
+
+
+def main() -> None:
+    parser = arguments(__doc__, "/tmp/popfusion-trainer")
     parser.add_argument("--baseline", default=BASELINE, help="commit to compare with ('' for none)")
     parser.add_argument("--pca", default="", help="also fast with its text embedding on these many axes")
-    parser.add_argument("--work", type=Path, default=Path("/tmp/popfusion-trainer"))
-    parser.add_argument("--report-only", action="store_true")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
-    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"machine": machine(), "runs": {}}
-    if not args.report_only:
-        variants = [("fast", "fast", None)]
-        if args.baseline:
-            variants.append((f"fast at {args.baseline}", "fast", checkout(args.baseline, args.work)))
-        variants += [(f"fast, text PCA {k}", pca_recipe(int(k), args.work), None)
-                     for k in filter(None, args.pca.split(","))]
-        for name, data, column_map, truth in targets(args):
-            for label, recipe, src in variants:
-                print(f"== {name}: {label}", flush=True)
-                result = run(recipe, data, column_map, truth, src, args.work / "runs")
-                results["runs"].setdefault(name, {})[label] = result
-                print(json.dumps(result, default=float), flush=True)
-                RESULTS.write_text(json.dumps(results, indent=2, default=float))
-    report(results)
+    variants = [("fast", "fast", None)]
+    if args.baseline and not args.report_only:
+        variants.append((f"fast at {args.baseline}", "fast", checkout(args.baseline, args.work)))
+    variants += [(f"fast, text PCA {k}", pca_recipe(int(k), args.work), None)
+                 for k in filter(None, args.pca.split(","))]
+    report(run_variants(variants, args, RESULTS))
 
 
 def report(results: dict) -> None:

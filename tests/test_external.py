@@ -91,3 +91,23 @@ def test_a_run_with_posts_missing_from_the_file_stops_with_one_message(tmp_path:
                          env=os.environ | {"POPFUSION_HOME": str(tmp_path / "home")})
     assert out.returncode == 1 and "Traceback" not in out.stderr
     assert f"{path}: no row for" in out.stderr.replace("\n", "") and "missing: fill" in out.stderr
+
+
+def test_describe_names_the_leak_risk_of_a_recipes_external_file(synth_small: Path, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from popfusion import load
+    from popfusion.cli import app
+
+    ids = load(synth_small, vectors=False)["post_id"]
+    path = tmp_path / "theirs.csv"
+    pd.DataFrame({"post_id": ids, "score": np.arange(len(ids), dtype=float)}).to_csv(path, index=False)
+    recipe = tmp_path / "r.yaml"
+    blocks = [{"block": "meta"}, {"block": "external", "params": {"path": str(path)}}]
+    models = [{"name": "ridge", "model": "ridge"}]
+    recipe.write_text(json.dumps({"name": "ext", "features": blocks, "models": models}))
+    args = ["data", "describe", str(synth_small), "--adversarial", str(recipe), "--cache", str(tmp_path / "c")]
+    said = CliRunner().invoke(app, [*args, "--json"])
+    assert said.exit_code == 0, said.output
+    warnings = json.loads(said.stdout)["warnings"]
+    assert any(str(path) in w and "computed with labels" in w for w in warnings)

@@ -234,6 +234,7 @@ def data_describe(
             console.print(f"[bold red]error:[/] {err}")
             raise typer.Exit(1) from None
         summary["adversarial"] = found.summary()
+        summary["warnings"] = [*summary.get("warnings", []), *_external_risks(spec)]
     if as_json:
         _print_json(summary)
     else:
@@ -264,6 +265,13 @@ def _print_summary(summary: dict) -> None:
         _print_adversarial(summary["adversarial"])
     for warning in summary.get("warnings", []):
         console.print(f"[bold yellow]warning:[/] {warning}")
+
+
+def _external_risks(spec) -> list[str]:
+    """The leak risk of each external feature file a recipe joins (features.external)."""
+    return [f"external features from {b.params.get('path')}: popfusion cannot tell how they were made; if "
+            "they were computed with labels, hold-out scores will overstate the run" for b in spec.features
+            if b.block == "external"]
 
 
 def _print_adversarial(found: dict) -> None:
