@@ -21,6 +21,8 @@ import yaml
 from report import ROOT, write_section
 from trainer import arguments, run_variants
 
+from popfusion.models.autogluon import venv_python
+
 RESULTS = Path(__file__).resolve().parent / "results" / "parts.json"
 AUTOGLUON = {"name": "autogluon_all", "model": "autogluon", "features": ["all"],
              "params": {"preset": "medium_quality", "time_limit": 60}}
@@ -35,6 +37,9 @@ def part_recipe(part: str, work: Path) -> str:
     recipe = yaml.safe_load((ROOT / "src" / "popfusion" / "recipes" / "fast.yaml").read_text())
     recipe["name"] = f"fast_{part}"
     PARTS[part][1](recipe)
+    for model in recipe["models"]:  # each run has a cache of its own: AutoGluon's environment is shared
+        if model["model"] == "autogluon":
+            model["params"]["python"] = str(venv_python(Path.home() / ".cache" / "popfusion" / "ag-venv"))
     path = work / f"fast_{part}.yaml"
     path.write_text(yaml.safe_dump(recipe, sort_keys=False))
     return str(path)
