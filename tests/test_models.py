@@ -170,7 +170,7 @@ def test_autogluon_as_a_model_in_its_own_environment(tmp_path: Path) -> None:
     """``model: autogluon`` fits and predicts through its own environment, honours early-
     stopping rows and weights as extra training rows and sample weights, and its saved
     form carries the predictor (it predicts the same after the folder it was fitted in is
-    gone)."""
+    gone); it predicts through one process, which ends with the model."""
     X, y = _data(700)
     params = {"preset": "medium_quality", "time_limit": 60, "python": _autogluon_here(),
               "exclude": ["NN_TORCH", "FASTAI", "RF", "XT", "KNN", "CAT", "XGB"]}
@@ -178,8 +178,14 @@ def test_autogluon_as_a_model_in_its_own_environment(tmp_path: Path) -> None:
     model.fit(X[:400], y[:400], X[400:450], y[400:450], weight=np.ones(400))
     pred = model.predict(X[450:])
     assert np.abs(pred - y[450:]).mean() < 0.8 * np.abs(np.median(y[:400]) - y[450:]).mean()
+    server = model.server_.process.pid
+    np.testing.assert_allclose(model.predict(X[450:]), pred)
+    assert model.server_.process.pid == server  # one AutoGluon process answers every prediction
     loaded = Model.load(model.save(tmp_path / "ag.pkl"))
     np.testing.assert_allclose(loaded.predict(X[450:]), pred)
+    process = loaded.server_.process
+    del loaded
+    assert process.wait(timeout=30) == 0  # it ends with its model
 
 
 def test_unknown_model_and_bad_parameters() -> None:

@@ -3,16 +3,20 @@ Python of an environment that has AutoGluon (it pins its own pandas and others, 
 may not share popfusion's). It imports nothing from popfusion.
 
     python ag_task.py fit FOLDER --preset medium_quality --time-limit 300 [--exclude RF,XT]
-    python ag_task.py predict FOLDER
+    python ag_task.py serve FOLDER
 
 ``fit`` reads FOLDER/train.parquet (features, ``__label__`` and, when present,
 ``__weight__``) and leaves the predictor in FOLDER/predictor, only the models its best
-one needs; ``predict`` reads FOLDER/rows.parquet and writes FOLDER/prediction.parquet.
+one needs. ``serve`` loads that predictor once, then for each line ``ROWS OUT`` on its
+standard input predicts the rows in the Parquet file ROWS into the Parquet file OUT and
+answers ``done`` (a line per request), until its input closes: a model asked for many
+predictions (out-of-fold rows, permutation importance) pays AutoGluon's start once.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -31,16 +35,18 @@ def fit(folder: Path, preset: str, time_limit: float, exclude: list[str]) -> Non
     predictor.save_space()
 
 
-def predict(folder: Path) -> None:
+def serve(folder: Path) -> None:
     predictor = TabularPredictor.load(str(folder / "predictor"), require_py_version_match=False)
-    rows = pd.read_parquet(folder / "rows.parquet")
-    prediction = predictor.predict(rows).to_numpy(float)
-    pd.DataFrame({"prediction": prediction}).to_parquet(folder / "prediction.parquet")
+    for line in sys.stdin:
+        rows, out = line.rstrip("\n").split("\t")
+        prediction = predictor.predict(pd.read_parquet(rows)).to_numpy(float)
+        pd.DataFrame({"prediction": prediction}).to_parquet(out)
+        print("done", flush=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("task", choices=["fit", "predict"])
+    parser.add_argument("task", choices=["fit", "serve"])
     parser.add_argument("folder", type=Path)
     parser.add_argument("--preset", default="medium_quality")
     parser.add_argument("--time-limit", type=float, default=300.0)
@@ -49,7 +55,7 @@ def main() -> None:
     if args.task == "fit":
         fit(args.folder, args.preset, args.time_limit, [t for t in args.exclude.split(",") if t])
     else:
-        predict(args.folder)
+        serve(args.folder)
 
 
 if __name__ == "__main__":

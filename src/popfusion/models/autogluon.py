@@ -8,7 +8,10 @@ AutoGluon. That is, in order: the model's ``python`` parameter, this interpreter
 can import AutoGluon, or a virtual environment under the popfusion cache, created on
 first use (pip install; the one time this model downloads anything). The fitted
 predictor travels inside the model as an archive, so checkpoints and saved runs stay
-one file each.
+one file each. Predictions go to one AutoGluon process per fitted model, started at the
+first prediction and kept until the model is dropped: a run asks a model for many
+(out-of-fold rows, test rows, permutation importance), and each new process would pay
+AutoGluon's start and the predictor's load again, seconds every time.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import sys
 import tarfile
 import tempfile
 import time
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -68,14 +72,15 @@ def autogluon_python(python: str | None = None) -> Path:
 
 class AutoGluon(Model):
     """AutoGluon's TabularPredictor with a ``preset`` and a ``time_limit`` in seconds per
-    fit (``exclude``: AutoGluon model types to leave out, e.g. ``[RF, XT]``; ``python``:
-    the interpreter of an environment that has AutoGluon). It holds out its own
-    validation rows, so a fold's early-stopping rows join its training rows."""
+    fit (``exclude``: AutoGluon model types to leave out; random forests and extra trees by
+    default, which ran far past their time limit on popfusion's wide frames: BENCHMARKS.md;
+    ``python``: the interpreter of an environment that has AutoGluon). It holds out its
+    own validation rows, so a fold's early-stopping rows join its training rows."""
 
     kind = "autogluon"
 
     def __init__(self, preset: str = "medium_quality", time_limit: float = 300.0,
-                 exclude: tuple[str, ...] = (), python: str | None = None) -> None:
+                 exclude: tuple[str, ...] = ("RF", "XT"), python: str | None = None) -> None:
         super().__init__(preset=preset, time_limit=time_limit, exclude=list(exclude), python=python)
 
     def fit(self, X, y, X_val=None, y_val=None, *, unlabelled=None, texts=None, weight=None) -> AutoGluon:
@@ -89,8 +94,11 @@ class AutoGluon(Model):
         with tempfile.TemporaryDirectory(prefix="popfusion-ag-") as tmp:
             folder = Path(tmp)
             train.reset_index(drop=True).to_parquet(folder / "train.parquet")
-            self._run("fit", folder, "--preset", p["preset"], "--time-limit", str(p["time_limit"]),
-                      "--exclude", ",".join(p["exclude"]))
+            command = [str(autogluon_python(p["python"])), str(_script(folder)), "fit", str(folder), "--preset",
+                       p["preset"], "--time-limit", str(p["time_limit"]), "--exclude", ",".join(p["exclude"])]
+            done = subprocess.run(command, capture_output=True, text=True)
+            if done.returncode != 0:
+                raise RuntimeError(f"AutoGluon's fit failed:\n{_tail(done.stderr)}")
             buf = io.BytesIO()
             with tarfile.open(fileobj=buf, mode="w:gz") as tar:
                 tar.add(folder / "predictor", arcname="predictor")
@@ -99,22 +107,63 @@ class AutoGluon(Model):
         return self
 
     def predict(self, X: pd.DataFrame, *, texts: pd.Series | None = None) -> np.ndarray:
-        with tempfile.TemporaryDirectory(prefix="popfusion-ag-") as tmp:
-            folder = Path(tmp)
-            with tarfile.open(fileobj=io.BytesIO(self.archive_), mode="r:gz") as tar:
-                tar.extractall(folder, filter="data")
-            X[self.columns_].reset_index(drop=True).to_parquet(folder / "rows.parquet")
-            self._run("predict", folder)
-            return pd.read_parquet(folder / "prediction.parquet")["prediction"].to_numpy(float)
+        server = self._server()
+        rows, out = server.folder / "rows.parquet", server.folder / "prediction.parquet"
+        X[self.columns_].reset_index(drop=True).to_parquet(rows)
+        return server.ask(rows, out)
 
-    def _run(self, task: str, folder: Path, *args: str) -> None:
-        """``ag_task.py TASK FOLDER ARGS`` in AutoGluon's environment, run from a copy in
-        ``folder``: run from here, the folder of this module (``autogluon.py``) would come
-        first on its path and stand in for the autogluon package."""
-        python = autogluon_python(self.params["python"])
-        script = Path(shutil.copy(TASK, folder / TASK.name))
-        done = subprocess.run([str(python), str(script), task, str(folder), *args], capture_output=True,
-                              text=True)
-        if done.returncode != 0:
-            tail = "\n".join(done.stderr.strip().splitlines()[-15:])
-            raise RuntimeError(f"AutoGluon's {task} failed (python {python}):\n{tail}")
+    def _server(self) -> _Server:
+        if getattr(self, "server_", None) is None or not self.server_.alive():
+            self.server_ = _Server(self.archive_, autogluon_python(self.params["python"]))
+        return self.server_
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "server_": None}  # a process stays with this one
+
+
+class _Server:
+    """One AutoGluon process that holds a fitted predictor and predicts on request."""
+
+    def __init__(self, archive: bytes, python: Path) -> None:
+        self.tmp = tempfile.TemporaryDirectory(prefix="popfusion-ag-")
+        self.folder = Path(self.tmp.name)
+        with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
+            tar.extractall(self.folder, filter="data")
+        self.errors = open(self.folder / "stderr.txt", "w+")  # noqa: SIM115 -- lives with the process
+        self.process = subprocess.Popen([str(python), str(_script(self.folder)), "serve", str(self.folder)],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.errors,
+                                        text=True)
+        weakref.finalize(self, _stop, self.process, self.errors, self.tmp)
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def ask(self, rows: Path, out: Path) -> np.ndarray:
+        self.process.stdin.write(f"{rows}\t{out}\n")
+        self.process.stdin.flush()
+        if self.process.stdout.readline().strip() != "done":
+            self.errors.seek(0)
+            raise RuntimeError(f"AutoGluon's prediction failed:\n{_tail(self.errors.read())}")
+        return pd.read_parquet(out)["prediction"].to_numpy(float)
+
+
+def _stop(process: subprocess.Popen, errors, tmp: tempfile.TemporaryDirectory) -> None:
+    if process.poll() is None:
+        process.stdin.close()  # the server's loop ends with its input
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    errors.close()
+    tmp.cleanup()
+
+
+def _script(folder: Path) -> Path:
+    """A copy of ``ag_task.py`` in ``folder``, to run from there: run from this package,
+    the folder of this module (``autogluon.py``) would come first on its path and stand in
+    for the autogluon package."""
+    return Path(shutil.copy(TASK, folder / TASK.name))
+
+
+def _tail(text: str, lines: int = 15) -> str:
+    return "\n".join(text.strip().splitlines()[-lines:])
