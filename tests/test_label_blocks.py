@@ -80,3 +80,31 @@ def test_cross_modal_learned_projection(posts: pd.DataFrame, tmp_path: Path) -> 
     shuffled = posts.assign(title=posts["title"].sample(frac=1, random_state=0).to_numpy())
     other = block.transform(shuffled)
     assert f["xmodal_image_title"].mean() > other["xmodal_image_title"].mean()
+
+
+def test_runs_saved_by_the_last_release_still_load() -> None:
+    """A block pickled before a parameter existed gets it at its default, and a label
+    history pickled before its binary-search positions existed (it kept a merge frame)
+    gets them, with the same statistics."""
+    import pickle
+
+    from popfusion.features.target_stats import LabelHistory
+    from popfusion.features.text import TextEmbedding
+
+    block = TextEmbedding(fields=("title",))
+    state = block.__dict__ | {"params": {k: v for k, v in block.params.items() if k != "prefix"}}
+    old = TextEmbedding.__new__(TextEmbedding)
+    old.__setstate__(state)
+    assert old.params == block.params
+    rng = np.random.default_rng(0)
+    history = pd.DataFrame({"post_id": [f"p{i}" for i in range(300)], "key": rng.integers(0, 20, 300),
+                            "t": rng.integers(0, 100, 300).astype(float), "label": rng.normal(size=300)})
+    today = LabelHistory(history)
+    saved = {k: v for k, v in today.__dict__.items() if k not in ("times", "span", "row_key", "position")}
+    saved["right"] = pd.DataFrame({"key": today.row_key, "cutoff": today.t, "row": np.arange(len(today.t))}
+                                  ).sort_values("cutoff", kind="stable")
+    before = LabelHistory.__new__(LabelHistory)
+    before.__setstate__(saved)
+    ids, keys, t = pd.Series(["p3", "new", "p7"]), np.array([today.keys[0], 5, 99]), np.array([50.0, 50.0, 1e9])
+    reloaded = pickle.loads(pickle.dumps(before))
+    pd.testing.assert_frame_equal(reloaded.stats(ids, keys, t), today.stats(ids, keys, t))

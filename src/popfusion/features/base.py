@@ -9,6 +9,7 @@ time-respecting or out-of-fold; the tests prove it for each of them.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 from abc import ABC, abstractmethod
 from pathlib import Path
@@ -45,6 +46,15 @@ class FeatureBlock(ABC):
     @abstractmethod
     def transform(self, posts: pd.DataFrame) -> pd.DataFrame:
         """Numeric columns for ``posts``, same index, names prefixed with ``name``."""
+
+    def __setstate__(self, state: dict) -> None:
+        """A block saved by an earlier version (a run's model.pkl) gets the parameters
+        added since, at their defaults, so that the run still loads and predicts."""
+        self.__dict__.update(state)
+        signature = inspect.signature(type(self).__init__).parameters.values()
+        added = {p.name: p.default for p in signature
+                 if p.default is not inspect.Parameter.empty and p.name not in self.params}
+        self.params = {**self.params, **added}
 
     def use_cache(self, folder: Path | None) -> FeatureBlock:
         """Keep partial work (embedding batches) under ``folder``; None: in memory only."""

@@ -66,7 +66,7 @@ class CrossModal(FeatureBlock):
         return {**self.__dict__, "clip_": None, "pairs_": None}
 
     def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state)
+        super().__setstate__(state)
         if self.params["clip_model"]:
             self.clip_ = ClipEncoder(self.params["clip_model"])
 
