@@ -199,6 +199,8 @@ platform's own column names. Targets on 2 cores: p99 under 50 ms for one post, 2
 | /predict, batches of 1,000 posts | {batch['posts_per_second']:,.0f} posts/s |
 | 50 clients for {held['seconds']:.0f} s | {_held(held)} |
 | the same, one worker killed half way | {_held(killed)}, {retried} connection errors retried |
+
+{r.get('notes', '')}
 """
 
 
