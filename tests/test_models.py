@@ -178,6 +178,8 @@ def test_autogluon_as_a_model_in_its_own_environment(tmp_path: Path) -> None:
     model.fit(X[:400], y[:400], X[400:450], y[400:450], weight=np.ones(400))
     pred = model.predict(X[450:])
     assert np.abs(pred - y[450:]).mean() < 0.8 * np.abs(np.median(y[:400]) - y[450:]).mean()
+    parts, base = model.contributions(X[450:453], X[:100])
+    np.testing.assert_allclose(parts.sum(axis=1) + base, pred[:3], atol=1e-6)  # Shapley values add up
     server = model.server_.process.pid
     np.testing.assert_allclose(model.predict(X[450:]), pred)
     assert model.server_.process.pid == server  # one AutoGluon process answers every prediction

@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 REQUIREMENTS = ["torch==2.13.0", "autogluon.tabular[lightgbm,catboost,xgboost]==1.6.*", "pyarrow"]
 TASK = Path(__file__).with_name("ag_task.py")
 LABEL, WEIGHT = "__label__", "__weight__"  # as ag_task.py names them
+EXPLAIN_BACKGROUND = 5
 
 
 def venv_python(venv: Path) -> Path:
@@ -111,6 +112,14 @@ class AutoGluon(Model):
         rows, out = server.folder / "rows.parquet", server.folder / "prediction.parquet"
         X[self.columns_].reset_index(drop=True).to_parquet(rows)
         return server.ask(rows, out)
+
+    def contributions(self, X, background, *, texts=None) -> tuple[pd.DataFrame, np.ndarray]:
+        """Model-agnostic Shapley values as for any model, against ``EXPLAIN_BACKGROUND``
+        background rows rather than all of them: every masked row goes through AutoGluon,
+        and the report's explanation of 200 hold-out posts sent about 16 million rows
+        (measured: 5 posts, 396,652 rows, 24 s on vaccine tweets). Base plus
+        contributions still equals each prediction."""
+        return super().contributions(X, background.iloc[:EXPLAIN_BACKGROUND], texts=texts)
 
     def _server(self) -> _Server:
         if getattr(self, "server_", None) is None or not self.server_.alive():
