@@ -269,9 +269,9 @@ def _print_summary(summary: dict) -> None:
 
 def _external_risks(spec) -> list[str]:
     """The leak risk of each external feature file a recipe joins (features.external)."""
-    return [f"external features from {b.params.get('path')}: popfusion cannot tell how they were made; if "
-            "they were computed with labels, hold-out scores will overstate the run" for b in spec.features
-            if b.block == "external"]
+    from popfusion.features.pipeline import make_block
+
+    return [make_block(b.block, b.params).leak_risk() for b in spec.features if b.block == "external"]
 
 
 def _print_adversarial(found: dict) -> None:

@@ -51,9 +51,14 @@ class ExternalFeatures(FeatureBlock):
         content = _file_digest(self.params["path"], stat.st_size, stat.st_mtime_ns)
         return hashlib.sha256(f"{super().fingerprint()}|{content}".encode()).hexdigest()[:16]
 
+    def leak_risk(self) -> str:
+        """What a user must know about this file (said at every fit and by data describe)."""
+        return (f"external features from {self.params['path']}: popfusion cannot tell how they were made; "
+                "if they were computed with labels, hold-out scores overstate the run "
+                "(see popfusion.features.external)")
+
     def fit(self, posts: pd.DataFrame) -> ExternalFeatures:
-        log.warning("external features from %s: if they were computed with labels, hold-out scores "
-                    "overstate the run (see popfusion.features.external)", self.params["path"])
+        log.warning(self.leak_risk())
         table = read_features(Path(self.params["path"]), self.params["id_column"], self.params["columns"])
         self.ids_ = table.index
         self.columns_ = [f"{self.name}_{self.params['prefix']}{safe_name(c)}" for c in table.columns]

@@ -107,7 +107,7 @@ class LexicalModel(FeatureBlock):
                 except ValueError:  # no term occurs often enough
                     continue
                 vectorizers.append((field, vectorizer))
-        X = sparse.hstack(parts, format="csr") if parts else sparse.csr_matrix((len(posts), 0))
+        X = _stacked(parts, len(posts))
         if path is not None:
             save_pickle((vectorizers, X), path)
         return vectorizers, X
@@ -131,7 +131,7 @@ class LexicalModel(FeatureBlock):
 
     def _matrix(self, posts: pd.DataFrame) -> sparse.csr_matrix:
         parts = [v.transform(_clipped(field_texts(posts, f))) for f, v in self.vectorizers_]
-        return sparse.hstack(parts, format="csr") if parts else sparse.csr_matrix((len(posts), 0))
+        return _stacked(parts, len(posts))
 
     def _predict(self, posts: pd.DataFrame, X: sparse.csr_matrix) -> pd.DataFrame:
         if self.model_ is None:  # no text: no column, and models on the lexical group are skipped
@@ -147,3 +147,8 @@ MAX_CHARS = 3000  # of each text: a post's opening carries its n-grams; a long b
 
 def _clipped(texts: pd.Series) -> pd.Series:
     return texts.str.slice(0, MAX_CHARS)
+
+
+def _stacked(parts: list[sparse.csr_matrix], rows: int) -> sparse.csr_matrix:
+    """The fields' n-gram matrices side by side (no column when there is no text)."""
+    return sparse.hstack(parts, format="csr") if parts else sparse.csr_matrix((rows, 0))
