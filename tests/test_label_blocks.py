@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from popfusion import load
+from popfusion.features.base import lookup, positions
 from popfusion.features.clusters import Clusters
 from popfusion.features.knn import NeighbourLabels
 
@@ -108,3 +109,17 @@ def test_runs_saved_by_the_last_release_still_load() -> None:
     ids, keys, t = pd.Series(["p3", "new", "p7"]), np.array([today.keys[0], 5, 99]), np.array([50.0, 50.0, 1e9])
     reloaded = pickle.loads(pickle.dumps(before))
     pd.testing.assert_frame_equal(reloaded.stats(ids, keys, t), today.stats(ids, keys, t))
+
+
+@pytest.mark.parametrize("index_dtype", ["str", "string", object])
+@pytest.mark.parametrize("key_dtype", ["str", "string", object])
+def test_lookups_find_what_pandas_finds(index_dtype, key_dtype) -> None:
+    """``positions`` and ``lookup`` hand pandas plain object arrays to skip its slow path
+    for mixed string dtypes; what they find must not change."""
+    table = pd.Series([1.0, 2.0, 3.0], index=pd.Index(["a", "b", "c"], dtype=index_dtype))
+    keys = pd.Series(["c", "x", "a", "c"], dtype=key_dtype)
+    np.testing.assert_array_equal(positions(table.index, keys), [2, -1, 0, 2])
+    np.testing.assert_array_equal(lookup(table, keys), keys.map(table).to_numpy(float))
+    np.testing.assert_array_equal(lookup(table.iloc[:0], keys), np.full(4, np.nan))
+    codes = pd.Index([7, 3, 5])
+    np.testing.assert_array_equal(positions(codes, np.array([5, 4, 7])), [2, -1, 0])

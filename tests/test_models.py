@@ -52,6 +52,18 @@ def test_fits_beats_constant_and_round_trips(kind: str, tmp_path: Path) -> None:
     assert all(1 <= v <= limits[k] for k, v in budget.items()), budget
 
 
+def test_lightgbm_predicts_what_its_scikit_learn_wrapper_does() -> None:
+    """The model predicts through the booster on the frame's values (for speed); the
+    numbers must be the wrapper's, with unseen (negative) category codes as missing."""
+    X, y = _data()
+    model = make_model("lightgbm", FAST["lightgbm"]).fit(X[:600], y[:600], X[600:700], y[600:700])
+    test = X[700:].assign(f5=X["f5"][700:].astype("float64"))  # mixed float widths too
+    for rows in (test, test.iloc[[3]], X[700:]):
+        codes = rows["meta_category__cat"]
+        wrapped = rows.assign(meta_category__cat=codes.where(codes >= 0))
+        np.testing.assert_array_equal(model.predict(rows), model.model_.predict(wrapped))
+
+
 @pytest.mark.parametrize("kind", sorted(FAST))
 def test_every_model_honours_row_weights(kind: str) -> None:
     """Half the rows say the label rises with f0, half that it falls, and nothing else

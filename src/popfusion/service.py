@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import gc
 import itertools
 import logging
 import os
@@ -95,6 +96,8 @@ def create_app(run_dir: str | Path | None = None, model: PopFusion | None = None
             "serving: `popfusion run serve --data FILE` (the fast preset without look-ahead), or set "
             "`lookahead: false` in the user block's params of your recipe")
     model.detach_cache()  # requests must not grow the run's embedding cache on disk
+    gc.collect()
+    gc.freeze()  # the model's millions of objects live as long as the process: the collector skips them
     scorer = _Scorer(model, column_map if column_map is not None else model.recipe.data.map)
     app = FastAPI(title="popfusion", version=__version__,
                   description="How popular will a post be, why, and when should it go out.")

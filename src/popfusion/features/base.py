@@ -97,6 +97,23 @@ def labelled_mask(posts: pd.DataFrame) -> np.ndarray:
 DAY = 86_400.0  # seconds
 
 
+def positions(index: pd.Index, values) -> np.ndarray:
+    """Where each of ``values`` is in ``index`` (-1: absent), through the index's hash
+    table. The values go in as a plain object array: a ``string`` column looked up in a
+    ``str`` index takes pandas' slow path, which converts the whole index on every call
+    (0.9 ms for one post id against 13K, against 0.05 ms)."""
+    values = np.asarray(values)
+    return index.get_indexer(values if values.dtype.kind in "biuf" else values.astype(object))
+
+
+def lookup(table: pd.Series, keys) -> np.ndarray:
+    """``table``'s values at ``keys`` as floats, NaN for a key it lacks (``Series.map``
+    without its slow path, see ``positions``)."""
+    rows = positions(table.index, keys)
+    return np.where(rows >= 0, table.to_numpy("float64")[np.maximum(rows, 0)], np.nan) if len(table) \
+        else np.full(len(rows), np.nan)
+
+
 def utc_seconds(times: pd.Series) -> np.ndarray:
     """UTC timestamps as float seconds, whatever the resolution of their dtype."""
     return times.dt.as_unit("ns").astype("int64").to_numpy() / 1e9

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from popfusion.data.columns import as_dates, as_items, as_numbers, column_text, infer_types, safe_name
-from popfusion.features.base import DAY, FeatureBlock, labelled_mask, utc_seconds
+from popfusion.features.base import DAY, FeatureBlock, labelled_mask, lookup, utc_seconds
 from popfusion.features.meta import encode_codes, vocabulary
 from popfusion.features.target_stats import LabelHistory
 
@@ -89,7 +89,7 @@ class PlatformColumns(FeatureBlock):
             f[f"{name}_hour"] = dates.dt.hour
         elif kind in ("category", "high_category"):
             keys = _keys(values)
-            f[f"{name}_freq"] = np.log1p(keys.map(self.counts_[col]).fillna(0).astype(float))
+            f[f"{name}_freq"] = np.log1p(np.nan_to_num(lookup(self.counts_[col], keys)))
             if kind == "category":
                 f[f"{name}__cat"] = encode_codes(keys, self.codes_[col])
             else:
@@ -117,7 +117,7 @@ class PlatformColumns(FeatureBlock):
         keys = pd.Series(items.to_numpy(), index=np.arange(len(items)))
         exploded = posts.loc[rows, ["post_id", "posted_at"]].set_axis(keys.index)
         stats = self._label_stats(exploded, col, keys)
-        freq = np.log1p(keys.map(self.counts_[col]).fillna(0).to_numpy(float))
+        freq = np.log1p(np.nan_to_num(lookup(self.counts_[col], keys)))
         per_item = pd.DataFrame({"row": rows, "freq": freq, "mean": stats["mean_shrunk"].to_numpy(float)})
         by_post = per_item.groupby("row").agg(item_freq=("freq", "mean"), item_label_mean=("mean", "mean"),
                                               item_label_best=("mean", "max"))

@@ -21,7 +21,7 @@ import pandas as pd
 
 from popfusion.data.columns import safe_name
 from popfusion.data.schema import DataError
-from popfusion.features.base import FeatureBlock
+from popfusion.features.base import FeatureBlock, positions
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ class ExternalFeatures(FeatureBlock):
 
     def transform(self, posts: pd.DataFrame) -> pd.DataFrame:
         ids = posts["post_id"].astype(str)
-        rows = self.ids_.get_indexer(ids)
+        rows = positions(self.ids_, ids)
         absent = int((rows < 0).sum())
         if absent:
             examples = ", ".join(ids[rows < 0].head(3))

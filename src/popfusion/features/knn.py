@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from popfusion.features.base import FeatureBlock, has_images, labelled_mask, utc_seconds
+from popfusion.features.base import FeatureBlock, has_images, labelled_mask, positions, utc_seconds
 from popfusion.features.reduce import fit_pca
 from popfusion.features.sources import block_embeddings, normalise
 from popfusion.linalg import row_products
@@ -59,7 +59,7 @@ class NeighbourLabels(FeatureBlock):
     def transform(self, posts: pd.DataFrame) -> pd.DataFrame:
         emb = block_embeddings(self, posts)
         ok = np.isfinite(emb).all(axis=1)
-        found = self.train_ids_.get_indexer(posts["post_id"])
+        found = positions(self.train_ids_, posts["post_id"])
         fold = np.where(found >= 0, self.train_fold_[found], -1)
         out = np.full((len(posts), 4), np.nan, np.float32)
         q = self._project(np.nan_to_num(emb))

@@ -22,7 +22,7 @@ import pandas as pd
 from scipy import sparse
 
 from popfusion.atomic import load_pickle, save_pickle
-from popfusion.features.base import FeatureBlock, labelled_mask, utc_seconds
+from popfusion.features.base import FeatureBlock, labelled_mask, lookup, utc_seconds
 from popfusion.features.text import field_texts, text_fields
 from popfusion.training.splits import folds as time_folds
 
@@ -130,14 +130,14 @@ class LexicalModel(FeatureBlock):
         return Ridge(alpha=self.params["alpha"], solver="sparse_cg", tol=1e-4).fit(X, y)
 
     def _matrix(self, posts: pd.DataFrame) -> sparse.csr_matrix:
-        parts = [v.transform(_clipped(field_texts(posts, f))) for f, v in self.vectorizers_]
-        return _stacked(parts, len(posts))
+        texts = {f: _clipped(field_texts(posts, f)) for f in dict.fromkeys(f for f, _ in self.vectorizers_)}
+        return _stacked([v.transform(texts[f]) for f, v in self.vectorizers_], len(posts))
 
     def _predict(self, posts: pd.DataFrame, X: sparse.csr_matrix) -> pd.DataFrame:
         if self.model_ is None:  # no text: no column, and models on the lexical group are skipped
             return pd.DataFrame(index=posts.index)
         pred = self.model_.predict(X)
-        own = posts["post_id"].map(self.oof_).to_numpy(float)  # out of fold for labelled posts
+        own = lookup(self.oof_, posts["post_id"])  # out of fold for labelled posts
         pred = np.where(np.isnan(own), pred, own)
         return pd.DataFrame({f"{self.name}_pred": pred.astype(np.float32)}, index=posts.index)
 

@@ -179,7 +179,11 @@ def vocabulary(values: pd.Series) -> dict[str, int]:
 
 
 def encode_codes(values: pd.Series, codes: dict[str, int]) -> pd.Series:
-    return values.astype("string").map(codes).astype("float64").fillna(-1.0)
+    """Each value's code, -1 for a value (or a missing one) that fit did not see. A dict
+    lookup per value: ``Series.map`` with a dict rebuilt the dict as a Series each call."""
+    keys = values.astype("string")
+    return pd.Series([-1.0 if k is pd.NA else float(codes.get(k, -1)) for k in keys], index=values.index,
+                     dtype="float64")
 
 
 def _geo_cells(posts: pd.DataFrame, size: float) -> pd.Series:

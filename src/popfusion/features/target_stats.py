@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from popfusion.features.base import DAY
+from popfusion.features.base import DAY, positions
 
 STATS = ("mean", "median", "std", "count", "last", "recent_mean", "decayed_mean", "slope_per_year",
          "mean_shrunk", "seen", "age_days")
@@ -27,7 +27,7 @@ DECAY_DAYS = 90.0  # the time constant of ``decayed_mean``: a label that old wei
 def cutoffs(post_ids: pd.Series, t: np.ndarray, history_ids: pd.Index) -> np.ndarray:
     """Each post's cut-off in seconds: its own time if it is in the history (distinct
     ids, whose hash table the index builds once), else +inf."""
-    return np.where(history_ids.get_indexer(post_ids) >= 0, t, np.inf)
+    return np.where(positions(history_ids, post_ids) >= 0, t, np.inf)
 
 
 class LabelHistory:
@@ -71,21 +71,21 @@ class LabelHistory:
         """Float32 columns ``STATS`` for posts (ids, keys, times in seconds, indexed like
         ``post_ids``), each from the history rows of its key before its cut-off."""
         cutoff = cutoffs(post_ids, t, self.ids)
-        codes = self.keys.get_indexer(pd.Index(keys)) if len(self.keys) else np.full(len(keys), -1)
+        codes = positions(self.keys, keys) if len(self.keys) else np.full(len(keys), -1)
         before = codes * self.span + np.searchsorted(self.times, cutoff, side="left")  # times < cut-off
         last = np.searchsorted(self.position, before, side="left") - 1  # the key's last such row
         found = (codes >= 0) & (last >= 0) & (self.row_key[np.maximum(last, 0)] == codes)
         row = np.where(found, last, -1)  # -1: no earlier label, which picks the NaN row at the end
-        stats = pd.DataFrame(self.inclusive[row], index=post_ids.index, columns=self.columns)
-        stats["count"] = stats["count"].fillna(0.0)
-        stats["age_days"] = (np.asarray(t, "float64") - np.r_[self.t, np.nan][row]) / DAY
+        stats = dict(zip(self.columns, self.inclusive[row].T, strict=True))
+        count = np.nan_to_num(stats["count"])
         k = np.searchsorted(self.t_sorted, cutoff, side="left")
         with np.errstate(invalid="ignore", divide="ignore"):
             prior = np.where(k > 0, self.label_cumsum[k] / np.maximum(k, 1), np.nan)  # mean label before
-        total = stats["mean"].fillna(0) * stats["count"]
-        stats["mean_shrunk"] = (total + shrink * prior) / (stats["count"] + shrink)
-        stats["seen"] = (stats["count"] > 0).astype(float)
-        return stats[list(STATS)].astype("float32")
+        stats |= {"count": count, "age_days": (np.asarray(t, "float64") - np.r_[self.t, np.nan][row]) / DAY,
+                  "mean_shrunk": (np.nan_to_num(stats["mean"]) * count + shrink * prior) / (count + shrink),
+                  "seen": (count > 0).astype(float)}
+        return pd.DataFrame(np.column_stack([stats[c] for c in STATS]).astype(np.float32),
+                            index=post_ids.index, columns=list(STATS))
 
 
 def _expanding_stats(y: np.ndarray, t: np.ndarray, key: np.ndarray, start: np.ndarray,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from popfusion.features.base import DAY, FeatureBlock, labelled_mask, utc_seconds
+from popfusion.features.base import DAY, FeatureBlock, labelled_mask, positions, utc_seconds
 from popfusion.features.target_stats import LabelHistory, previous_mean
 
 LOOKAHEAD = ("posts", "rank_share", "days_to_next")
@@ -55,45 +55,51 @@ class UserHistory(FeatureBlock):
 
     def transform(self, posts: pd.DataFrame) -> pd.DataFrame:
         out = pd.concat([self._activity(posts), self._targets(posts)], axis=1)
-        out["id__cat"] = posts["user_id"].map(self.user_codes_).fillna(-1).astype("float32")
+        codes = self.user_codes_
+        out["id__cat"] = np.array([codes.get(u, -1) for u in posts["user_id"]], "float32")
         return out.add_prefix(f"{self.name}_")
 
     # -- activity, from every post seen in fit and transform ---------------------------------
 
     def _activity(self, posts: pd.DataFrame) -> pd.DataFrame:
         # a post's activity reads its own user's posts only: those of the users asked about
-        # (a few rows for one post in a service, not every post seen in fit)
+        # (a few rows for one post in a service, not every post seen in fit); in numpy,
+        # where pandas' per-call costs were most of a one-post request
         users = pd.unique(posts["user_id"])
         if len(users) < len(self.rows_by_user_):
             known = [self.rows_by_user_[u] for u in users if u in self.rows_by_user_]
             seen = self.activity_.iloc[np.sort(np.concatenate(known))] if known else self.activity_.iloc[:0]
         else:
             seen = self.activity_
-        both = pd.concat([seen, _content(posts)])
-        both = both.drop_duplicates("post_id").sort_values(["user_id", "posted_at", "post_id"])
-        t = utc_seconds(both["posted_at"])
-        user = both["user_id"].to_numpy()
-        first = np.r_[True, user[1:] != user[:-1]]
-        last = np.r_[user[1:] != user[:-1], True]
-        gap_prev = np.where(first, np.nan, np.diff(t, prepend=np.nan)) / DAY
-        gap_next = np.where(last, np.nan, -np.diff(t[::-1], prepend=np.nan)[::-1]) / DAY
-        group_start = np.maximum.accumulate(np.where(first, np.arange(len(t)), 0))
-        counts = both.groupby("user_id")["post_id"].transform("size").to_numpy()
+        new = _content(posts)
+        both = {c: np.concatenate([seen[c].to_numpy(object), new[c].to_numpy(object)])
+                for c in ("post_id", "user_id")}
+        both |= {c: np.concatenate([seen[c].to_numpy("float64"), new[c].to_numpy("float64")]) for c in _CONTENT}
+        both["t"] = np.concatenate([utc_seconds(seen["posted_at"]), utc_seconds(new["posted_at"])])
+        keep = np.unique(both["post_id"], return_index=True)[1]  # a post seen in fit keeps that row
+        order = keep[np.lexsort((both["post_id"][keep], both["t"][keep], both["user_id"][keep]))]
+        t, user, ids = both["t"][order], both["user_id"][order], both["post_id"][order]
+        n = len(t)
+        starts = np.flatnonzero(np.r_[True, user[1:] != user[:-1]]) if n else np.zeros(0, int)
+        sizes = np.diff(np.r_[starts, n])
+        group_start, counts = np.repeat(starts, sizes), np.repeat(sizes, sizes)
+        ends = group_start + counts - 1
+        gap_prev = np.where(np.arange(n) == group_start, np.nan, np.diff(t, prepend=np.nan)) / DAY
+        gap_next = np.where(np.arange(n) == ends, np.nan, np.r_[np.diff(t), np.nan]) / DAY
         k = self.params["window"]
-        sliding = {f"prev{k}_{c}": previous_mean(both[c].to_numpy("float64"), group_start, k)
-                   for c in _CONTENT}
+        sliding = {f"prev{k}_{c}": previous_mean(both[c][order], group_start, k) for c in _CONTENT}
         feats = pd.DataFrame({
             "posts": counts.astype("float32"),
-            "rank": (np.arange(len(t)) - group_start).astype("float32"),
-            "rank_share": ((np.arange(len(t)) - group_start) / np.maximum(counts - 1, 1)).astype("float32"),
+            "rank": (np.arange(n) - group_start).astype("float32"),
+            "rank_share": ((np.arange(n) - group_start) / np.maximum(counts - 1, 1)).astype("float32"),
             "days_since_prev": gap_prev.astype("float32"),
             "days_to_next": gap_next.astype("float32"),
             "active_days": ((t - t[group_start]) / DAY).astype("float32"),
             **{name: v.astype("float32") for name, v in sliding.items()},
-        }, index=both["post_id"].to_numpy())
+        })
         if not self.params["lookahead"]:
             feats = feats.drop(columns=list(LOOKAHEAD))
-        return feats.loc[posts["post_id"].to_numpy()].set_axis(posts.index)
+        return feats.iloc[positions(pd.Index(ids), posts["post_id"])].set_axis(posts.index)
 
     # -- label statistics, strictly earlier in time ------------------------------------------
 

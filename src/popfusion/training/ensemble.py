@@ -18,6 +18,7 @@ of fits for predictions no blend uses.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import inspect
 import logging
@@ -59,8 +60,14 @@ def feature_columns(columns: pd.Index, groups: list[str]) -> list[str]:
     unknown = [g for g in groups if g not in GROUPS]
     if unknown:
         raise ValueError(f"unknown feature group(s) {unknown}; known: {', '.join(GROUPS)}")
+    return list(_columns_of(tuple(columns.tolist()), tuple(groups)))
+
+
+@functools.lru_cache(maxsize=64)
+def _columns_of(columns: tuple[str, ...], groups: tuple[str, ...]) -> tuple[str, ...]:
+    """Remembered: every prediction asks again for the same frame's columns."""
     prefixes = tuple(p for g in groups for p in GROUPS[g])
-    return [c for c in columns if c.startswith(prefixes)]
+    return tuple(c for c in columns if c.startswith(prefixes))
 
 
 MODALITY = {"text": "text", "lexical": "text", "image": "image", "all": "all"}  # others: user
