@@ -36,34 +36,38 @@ VARIANTS = {  # name -> (model, feature groups, parameters); bin255 and b254: th
     "cat_user_b254": ("catboost", ["meta", "user"], {"border_count": 254}),
     "cat_user_b64": ("catboost", ["meta", "user"], {"border_count": 64}),
     "cat_user_lr10": ("catboost", ["meta", "user"], {"border_count": 254, "learning_rate": 0.1}),
+    "cat_user_ctr1": ("catboost", ["meta", "user"], {"border_count": 64, "max_ctr_complexity": 1}),
+    "cat_user_ctr2": ("catboost", ["meta", "user"], {"border_count": 64, "max_ctr_complexity": 2}),
 }
 
 
-def recipe(work: Path) -> Path:
+def recipe(work: Path, variants: list[str]) -> Path:
     """The fast preset's features with every variant as a model, and no fusion pruning
     cost beyond the validation stage (the final fit keeps what the blend weighs)."""
     fast = yaml.safe_load((ROOT / "src" / "popfusion" / "recipes" / "fast.yaml").read_text())
     fast["name"] = "gbdt_speed"
-    fast["models"] = [{"name": n, "model": m, "features": f, "params": p} for n, (m, f, p) in VARIANTS.items()]
+    fast["models"] = [{"name": n, "model": m, "features": f, "params": p}
+                      for n, (m, f, p) in VARIANTS.items() if n in variants]
     fast["bootstrap"] = 0
     path = work / "gbdt_speed.yaml"
     path.write_text(yaml.safe_dump(fast, sort_keys=False))
     return path
 
 
-def run_one(name: str, data: Path, column_map: str | None, work: Path) -> dict:
+def run_one(name: str, data: Path, column_map: str | None, work: Path, variants: list[str]) -> dict:
     out = work / name.replace(" ", "_")
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
-    cli = [sys.executable, "-c", "from popfusion.cli import app; app()", "run", str(recipe(work)), "--data",
-           str(data), "--out", str(out / "run"), *(["--map", column_map] if column_map else [])]
+    cli = [sys.executable, "-c", "from popfusion.cli import app; app()", "run", str(recipe(work, variants)),
+           "--data", str(data), "--out", str(out / "run"), *(["--map", column_map] if column_map else [])]
     cost = measure(cli, {"POPFUSION_HOME": str(out / "home")}, out / "log.txt")
     report = json.loads((out / "run" / "metrics.json").read_text())
     shutil.rmtree(out / "home", ignore_errors=True)
     seconds, holdout = report["fit_seconds"]["validation"], report["holdout"]
-    return {"date": time.strftime("%Y-%m-%d"), "machine": machine(), "wall_seconds": cost["wall_seconds"],
-            "models": {m: {"src": holdout[m]["src"]["value"], "mae": holdout[m]["mae"]["value"],
-                           "seconds": seconds[m]} for m in VARIANTS if m in seconds}}
+    date = time.strftime("%Y-%m-%d")
+    return {"machine": machine(), "models": {
+        m: {"src": holdout[m]["src"]["value"], "mae": holdout[m]["mae"]["value"], "seconds": seconds[m],
+            "date": date, "wall_seconds": cost["wall_seconds"]} for m in variants if m in seconds}}
 
 
 def targets(args: argparse.Namespace) -> list[tuple[str, Path, str | None]]:
@@ -84,9 +88,9 @@ def report(results: dict) -> None:
              "hundredth of SRC on the real cases are within noise; `max_bin: 63` (LightGBM) and "
              "`border_count: 64` (CatBoost) are the defaults since this benchmark.", ""]
     for name, r in results.items():
-        lines += [f"### {name} ({r['date']}; {r['machine']})", "", "| model | SRC | MAE | fit seconds |",
-                  "|---|---|---|---|"]
-        lines += [f"| {m} | {s['src']:.4f} | {s['mae']:.4f} | {s['seconds']:.0f} |"
+        lines += [f"### {name} ({r['machine']})", "", "| model | SRC | MAE | fit seconds | run of |",
+                  "|---|---|---|---|---|"]
+        lines += [f"| {m} | {s['src']:.4f} | {s['mae']:.4f} | {s['seconds']:.0f} | {s['date']} |"
                   for m, s in r["models"].items()]
         lines.append("")
     write_section("\n".join(lines))
@@ -97,6 +101,9 @@ def main() -> None:
     parser.add_argument("--posts", type=int, nargs="*", default=[])
     parser.add_argument("--cases", default="")
     parser.add_argument("--work", type=Path, default=Path("/tmp/popfusion-gbdt-speed"))
+    parser.add_argument("--variants", default=",".join(VARIANTS),
+                        help="comma-separated: the variants to run (others keep their earlier results); "
+                             "compare only rows of the same run")
     parser.add_argument("--report-only", action="store_true")
     args = parser.parse_args()
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
@@ -104,7 +111,10 @@ def main() -> None:
         args.work.mkdir(parents=True, exist_ok=True)
         for name, data, column_map in targets(args):
             print(f"== {name}", flush=True)
-            results[name] = run_one(name, data, column_map, args.work)
+            variants = args.variants.split(",")
+            new = run_one(name, data, column_map, args.work, variants)
+            earlier = results.get(name, {}).get("models", {})
+            results[name] = {"machine": new["machine"], "models": {**earlier, **new["models"]}}
             RESULTS.write_text(json.dumps(results, indent=1))
             print(json.dumps(results[name], indent=1), flush=True)
     report(results)

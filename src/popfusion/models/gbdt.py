@@ -106,9 +106,12 @@ class CatBoost(Model):
 
     def __init__(self, iterations: int = 2000, learning_rate: float = 0.05, depth: int = 6,
                  loss: str = "RMSE", early_stopping: int = 100, border_count: int = 64,
-                 seed: int = 0, device: str = "auto") -> None:
+                 max_ctr_complexity: int | None = None, seed: int = 0, device: str = "auto") -> None:
+        """``max_ctr_complexity``: how many categorical features CatBoost may combine into
+        one target statistic (None: CatBoost's default, 4 on CPU)."""
         super().__init__(iterations=iterations, learning_rate=learning_rate, depth=depth, loss=loss,
-                         early_stopping=early_stopping, border_count=border_count, seed=seed, device=device)
+                         early_stopping=early_stopping, border_count=border_count,
+                         max_ctr_complexity=max_ctr_complexity, seed=seed, device=device)
 
     def fit(self, X, y, X_val=None, y_val=None, *, unlabelled=None, texts=None, weight=None) -> CatBoost:
         from catboost import CatBoostRegressor, Pool
@@ -119,7 +122,8 @@ class CatBoost(Model):
             iterations=p["iterations"], learning_rate=p["learning_rate"], depth=p["depth"],
             loss_function=p["loss"], border_count=p["border_count"], random_seed=p["seed"],
             thread_count=threads(),
-            task_type=task, has_time=True, verbose=False, allow_writing_files=False)
+            task_type=task, has_time=True, verbose=False, allow_writing_files=False,
+            **({"max_ctr_complexity": p["max_ctr_complexity"]} if p["max_ctr_complexity"] is not None else {}))
         cats = categorical_columns(X)
         val = Pool(_ints(X_val, cats), y_val, cat_features=cats) if X_val is not None else None
         self.model_.fit(Pool(_ints(X, cats), y, cat_features=cats, weight=weight), eval_set=val,
