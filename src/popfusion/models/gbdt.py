@@ -99,14 +99,17 @@ class CatBoost(Model):
     """CatBoost with ordered target statistics on the category codes (user id among
     them); rows are given in time order so those statistics only look back.
     ``border_count`` 64 rather than CatBoost's 254: 0.75 to 0.8 of the time, SRC within
-    noise either way and MAE mostly lower (BENCHMARKS.md, "Faster trees")."""
+    noise either way and MAE mostly lower; ``max_ctr_complexity`` 2 rather than its 4
+    (target statistics of pairs of categories at most): 0.6 to 0.75 of the time, the same
+    scores on the real SMPD users and within noise elsewhere, where 1 was faster still
+    but lost SRC and MAE on SMPD (BENCHMARKS.md, "Faster trees")."""
 
     kind = "catboost"
-    version = 2  # border_count 64 by default
+    version = 3  # max_ctr_complexity 2 by default
 
     def __init__(self, iterations: int = 2000, learning_rate: float = 0.05, depth: int = 6,
                  loss: str = "RMSE", early_stopping: int = 100, border_count: int = 64,
-                 max_ctr_complexity: int | None = None, seed: int = 0, device: str = "auto") -> None:
+                 max_ctr_complexity: int | None = 2, seed: int = 0, device: str = "auto") -> None:
         """``max_ctr_complexity``: how many categorical features CatBoost may combine into
         one target statistic (None: CatBoost's default, 4 on CPU)."""
         super().__init__(iterations=iterations, learning_rate=learning_rate, depth=depth, loss=loss,
