@@ -46,6 +46,20 @@ def test_activity_features() -> None:
     assert np.isnan(feats["user_days_since_prev"].iloc[0])
 
 
+def test_user_codes_and_a_block_saved_with_them_as_a_dict() -> None:
+    """A user's code is its place among the users fit saw (-1: a new user); a block saved
+    when the codes were a dict still loads and encodes the same."""
+    posts = _posts()
+    block = UserHistory().fit(posts)
+    new = posts.iloc[[0, 5, 8]].assign(post_id=["n1", "n2", "n3"], user_id=["b", "zz", "c"])
+    assert block.transform(new)["user_id__cat"].tolist() == [1, -1, 2]
+    state = {k: v for k, v in block.__dict__.items() if k != "users_"}
+    state["user_codes_"] = {"a": 0, "b": 1, "c": 2}
+    old = UserHistory.__new__(UserHistory)
+    old.__setstate__(state)
+    pd.testing.assert_frame_equal(old.transform(new), block.transform(new))
+
+
 def test_without_lookahead_no_feature_reads_a_later_post() -> None:
     """With ``lookahead=False`` a post's features are the same whether or not its authors'
     later posts exist (as when it is scored before it goes out); with look-ahead they are not."""

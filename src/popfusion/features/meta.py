@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from popfusion.data import schema
-from popfusion.features.base import DAY, FeatureBlock
+from popfusion.features.base import DAY, FeatureBlock, lookup
 from popfusion.features.reduce import fit_pca
 from popfusion.linalg import row_products
 
@@ -171,19 +171,22 @@ def _crawled(posts: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(f, index=posts.index).astype("float32")
 
 
-def vocabulary(values: pd.Series) -> dict[str, int]:
-    """Values seen in fit -> codes, most frequent first (a stable order for a given input)."""
+def vocabulary(values: pd.Series) -> pd.Series:
+    """Values seen in fit -> codes, most frequent first (a stable order for a given input),
+    as a Series indexed by value: its hash table is built once, so encoding is one lookup
+    whether it is one post or every post."""
     counts = values.dropna().astype(str).value_counts(sort=False)
     ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-    return {v: i for i, (v, _) in enumerate(ordered)}
+    index = pd.Index([v for v, _ in ordered], dtype=object)
+    return pd.Series(np.arange(len(ordered), dtype="float64"), index=index)
 
 
-def encode_codes(values: pd.Series, codes: dict[str, int]) -> pd.Series:
-    """Each value's code, -1 for a value (or a missing one) that fit did not see. A dict
-    lookup per value: ``Series.map`` with a dict rebuilt the dict as a Series each call."""
-    keys = values.astype("string")
-    return pd.Series([-1.0 if k is pd.NA else float(codes.get(k, -1)) for k in keys], index=values.index,
-                     dtype="float64")
+def encode_codes(values: pd.Series, codes: pd.Series | dict[str, int]) -> pd.Series:
+    """Each value's code, -1 for a value (or a missing one) that fit did not see; ``codes``
+    as ``vocabulary`` gives them (a dict: a run saved by an earlier version)."""
+    if isinstance(codes, dict):
+        codes = pd.Series(list(codes.values()), index=pd.Index(list(codes), dtype=object), dtype="float64")
+    return pd.Series(np.nan_to_num(lookup(codes, values.astype("string")), nan=-1.0), index=values.index)
 
 
 def _geo_cells(posts: pd.DataFrame, size: float) -> pd.Series:

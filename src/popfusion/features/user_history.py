@@ -50,13 +50,19 @@ class UserHistory(FeatureBlock):
         }), self.params["window"])
         self.activity_ = _content(posts)
         self.rows_by_user_ = self.activity_.groupby("user_id", sort=False).indices
-        self.user_codes_ = {u: i for i, u in enumerate(pd.unique(posts["user_id"]))}
+        self.users_ = pd.Index(pd.unique(posts["user_id"]), dtype=object)  # a user's code: its place
         return self
+
+    def __setstate__(self, state: dict) -> None:
+        """Blocks saved by an earlier version kept the user codes as a dict, in code order."""
+        if "user_codes_" in state:
+            state = {k: v for k, v in state.items() if k != "user_codes_"} | {
+                "users_": pd.Index(list(state["user_codes_"]), dtype=object)}
+        super().__setstate__(state)
 
     def transform(self, posts: pd.DataFrame) -> pd.DataFrame:
         out = pd.concat([self._activity(posts), self._targets(posts)], axis=1)
-        codes = self.user_codes_
-        out["id__cat"] = np.array([codes.get(u, -1) for u in posts["user_id"]], "float32")
+        out["id__cat"] = positions(self.users_, posts["user_id"]).astype("float32")
         return out.add_prefix(f"{self.name}_")
 
     # -- activity, from every post seen in fit and transform ---------------------------------
