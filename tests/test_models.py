@@ -58,10 +58,15 @@ def test_lightgbm_predicts_what_its_scikit_learn_wrapper_does() -> None:
     X, y = _data()
     model = make_model("lightgbm", FAST["lightgbm"]).fit(X[:600], y[:600], X[600:700], y[600:700])
     test = X[700:].assign(f5=X["f5"][700:].astype("float64"))  # mixed float widths too
-    for rows in (test, test.iloc[[3]], X[700:]):
+    single_block = pd.DataFrame(X[700:].to_numpy(), columns=X.columns)  # its values are a read-only view
+    for rows in (test, test.iloc[[3]], X[700:], single_block):
         codes = rows["meta_category__cat"]
         wrapped = rows.assign(meta_category__cat=codes.where(codes >= 0))
         np.testing.assert_array_equal(model.predict(rows), model.model_.predict(wrapped))
+        contributions, base = model.contributions(rows, rows)
+        shap = model.model_.predict(wrapped, pred_contrib=True)
+        np.testing.assert_array_equal(np.column_stack([contributions, base]), shap)
+        assert (rows["meta_category__cat"] == codes).all()  # the frame is left as it was
 
 
 @pytest.mark.parametrize("kind", sorted(FAST))
