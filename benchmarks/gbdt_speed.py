@@ -15,18 +15,16 @@ metrics.json. Results go to benchmarks/results/gbdt_speed.json; BENCHMARKS.md ge
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 import sys
 import time
 from pathlib import Path
 
-import pandas as pd
 import yaml
-from compare import dataset, measure
-from real import CASES, read_case
+from compare import measure
 from report import ROOT, machine, write_section
+from trainer import arguments, targets
 
 RESULTS = Path(__file__).resolve().parent / "results" / "gbdt_speed.json"
 VARIANTS = {  # name -> (model, feature groups, parameters); bin255, b254 and ctr 4: the libraries' defaults
@@ -71,16 +69,6 @@ def run_one(name: str, data: Path, column_map: str | None, work: Path, variants:
             "date": date, "wall_seconds": cost["wall_seconds"]} for m in variants if m in seconds}}
 
 
-def targets(args: argparse.Namespace) -> list[tuple[str, Path, str | None]]:
-    out = [(f"synthetic {n:,}", dataset(args.work, n, 0), None) for n in args.posts]
-    for case in filter(None, args.cases.split(",")):
-        train, test = read_case(case)
-        file = args.work / f"{case}.csv"
-        pd.concat([train, test.assign(label="")]).to_csv(file, index=False)
-        out.append((case, file, CASES[case][1]))
-    return out
-
-
 def report(results: dict) -> None:
     lines = ["## Faster trees", "`python benchmarks/gbdt_speed.py`: the fast preset's features with its tree "
              "models in faster settings beside today's, in one run per data set (same rows, same folds). "
@@ -99,21 +87,17 @@ def report(results: dict) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--posts", type=int, nargs="*", default=[])
-    parser.add_argument("--cases", default="")
-    parser.add_argument("--work", type=Path, default=Path("/tmp/popfusion-gbdt-speed"))
+    parser = arguments(__doc__, "/tmp/popfusion-gbdt-speed")
     parser.add_argument("--variants", default=",".join(VARIANTS),
                         help="comma-separated: the variants to run (others keep their earlier results); "
                              "compare only rows of the same run")
-    parser.add_argument("--report-only", action="store_true")
     args = parser.parse_args()
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     if not args.report_only:
         args.work.mkdir(parents=True, exist_ok=True)
-        for name, data, column_map in targets(args):
+        variants = args.variants.split(",")
+        for name, data, column_map, _ in targets(args):
             print(f"== {name}", flush=True)
-            variants = args.variants.split(",")
             new = run_one(name, data, column_map, args.work, variants)
             earlier = results.get(name, {}).get("models", {})
             results[name] = {"machine": new["machine"], "models": {**earlier, **new["models"]}}
