@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from conftest import tiny_bert, tiny_causal_lm
 
-from popfusion.features.store import EmbeddingStore
+from popfusion.features.store import EmbeddingStore, one_at_a_time
 from popfusion.features.text import CausalLMEncoder, TextEmbedding, UseEncoder, field_texts, make_encoder
 
 POSTS = pd.DataFrame({
@@ -123,6 +123,25 @@ def test_store_resumes_after_a_crash(tmp_path: Path) -> None:
     out = again.encode(encode_again, texts, "t")
     assert again.reused == 2 and rerun == [3, 1]  # only the unfinished batches ran
     assert out[:, 0].tolist() == [float(i) for i in range(10)] * 2
+
+
+@pytest.mark.parametrize("on_disk", [True, False])
+def test_one_at_a_time_gives_an_item_the_same_vector_in_any_batch(tmp_path: Path, on_disk: bool) -> None:
+    """An encoder whose output depends on its batch (as BLAS makes a neural encoder's, in
+    the last bits) gives every item one vector under ``one_at_a_time``, and the store keeps
+    those apart from the batched vectors of the same items."""
+    def batch_dependent(batch: list[str]) -> np.ndarray:
+        return np.array([[float(t) + len(batch) / 8] for t in batch])
+
+    texts = [str(i) for i in range(10)]
+    store = EmbeddingStore(tmp_path if on_disk else None, "enc", batch_size=4, progress=False)
+    batched = store.encode(batch_dependent, texts, "t")[:, 0]
+    assert batched.tolist() != [float(t) + 1 / 8 for t in texts]
+    with one_at_a_time():
+        together = store.encode(batch_dependent, texts, "t")[:, 0]
+        alone = [store.encode(batch_dependent, [t], "t")[0, 0] for t in reversed(texts)][::-1]
+    assert together.tolist() == alone == [float(t) + 1 / 8 for t in texts]
+    assert store.encode(batch_dependent, texts, "t")[:, 0].tolist() == batched.tolist()  # batched again
 
 
 def test_a_text_recurring_across_fields_is_encoded_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch

@@ -32,6 +32,7 @@ from popfusion.data.synthetic import cache_dir as default_cache
 from popfusion.explain import BACKGROUND, Explanation
 from popfusion.features.base import DAY, FeatureBlock, labelled_mask, utc_seconds
 from popfusion.features.pipeline import applicable, build_features, make_block
+from popfusion.features.store import one_at_a_time
 from popfusion.importance import permutation_drop
 from popfusion.names import family
 from popfusion.recipe import Recipe, check, load_recipe
@@ -209,9 +210,11 @@ class PopFusion(BaseEstimator):
 
     def features(self, posts: pd.DataFrame, blocks: list[FeatureBlock] | None = None) -> pd.DataFrame:
         """The feature frame the models see for new posts (their labels unread); with
-        ``blocks``, only those blocks' columns."""
+        ``blocks``, only those blocks' columns. Embeddings are encoded a post at a time, so
+        a post's features, and so its score, do not depend on the posts given with it."""
         new = with_kinds(posts.assign(split="test", label=np.nan), self.column_kinds_)
-        X = pd.concat([block.transform(new) for block in blocks or self.blocks_], axis=1)
+        with one_at_a_time():
+            X = pd.concat([block.transform(new) for block in blocks or self.blocks_], axis=1)
         if blocks is not None:
             return X
         return X.reindex(columns=self.columns_)  # a column the new data cannot give stays missing

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from popfusion.features.base import FeatureBlock
-from popfusion.features.store import EmbeddingStore
+from popfusion.features.store import EmbeddingStore, encoding_alone
 from popfusion.features.text import field_texts, make_encoder
 
 SOURCES = ("text", "image")
@@ -59,7 +59,7 @@ def block_embeddings(block: FeatureBlock, posts: pd.DataFrame) -> np.ndarray:
 def _fingerprint(posts: pd.DataFrame, source: str, cache_dir: Path | None, image_size: int) -> str:
     column = "image_path" if source == "image" else None
     values = posts[column] if column in posts else field_texts(posts, "joined")
-    digest = hashlib.sha256(f"{source}|{cache_dir}|{image_size}|{len(posts)}".encode())
+    digest = hashlib.sha256(f"{source}|{cache_dir}|{image_size}|{len(posts)}|{encoding_alone()}".encode())
     digest.update(pd.util.hash_pandas_object(values.astype(str), index=False).to_numpy().tobytes())
     return digest.hexdigest()
 
