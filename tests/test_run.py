@@ -18,10 +18,11 @@ from popfusion.atomic import save_pickle
 from popfusion.cli import app
 from popfusion.data.synthetic import SynthSpec, generate
 from popfusion.features.base import DAY, utc_seconds
+from popfusion.models.fold_mean import FoldMean
 from popfusion.recipe import Recipe
 from popfusion.runs import ARTIFACTS, MANIFEST, write_manifest
 from popfusion.training.drift import DriftCorrection
-from popfusion.training.ensemble import Fits, blend_of
+from popfusion.training.ensemble import Fits, blend_of, feature_columns, mean_budget
 from popfusion.training.trainer import Trainer
 
 RECIPE = {
@@ -183,6 +184,36 @@ def test_each_model_is_fitted_as_few_times_as_the_decisions_need(posts: pd.DataF
                                   + [f"{n}-r0-fall" for n in names])
     assert len(fits) == len(names) * (folds + 2)  # was 2 * (folds + 1) in two fully folded stages
     assert set(model.validation_.seconds) == set(model.final_.seconds) == set(names)
+
+
+def test_the_fold_models_mean_can_predict_the_hold_out_instead_of_a_refit(posts: pd.DataFrame, tmp_path: Path,
+                                                                         monkeypatch) -> None:
+    """``validation.holdout_by: folds`` saves each model's refit in the validation stage:
+    the mean of its fold models predicts the hold-out (and is what explains it), and the
+    final fit still runs once on every label with the folds' mean budget."""
+    fits: list[str] = []
+    original = Fits.fit
+
+    def count(self, fold, *args, **kwargs):
+        fits.append(f"{self.spec.name}-f{fold}")
+        return original(self, fold, *args, **kwargs)
+
+    monkeypatch.setattr(Fits, "fit", count)
+    recipe = Recipe.model_validate({**RECIPE, "fusion": {"prune": False}, "pseudo": {"rounds": 0},
+                                    "validation": {**RECIPE["validation"], "holdout_by": "folds"}})
+    model = PopFusion(recipe, cache_dir=tmp_path / "cache").fit(posts)
+    names, folds = [m["name"] for m in RECIPE["models"]], recipe.validation.folds
+    assert sorted(fits) == sorted([f"{n}-f{f}" for n in names for f in [*range(folds), "all"]])
+    v = model.validation_
+    lgb = v.holdout_models["lgb_all"]
+    assert isinstance(lgb, FoldMean) and len(lgb.params["members"]) == folds
+    X = v.holdout_X
+    cols = feature_columns(X.columns, ["all"])
+    members = [m.predict(X[cols]) for m in lgb.params["members"]]
+    np.testing.assert_allclose(lgb.predict(X[cols]), np.mean(members, axis=0))
+    C, base = lgb.contributions(X[cols].head(5), X[cols].head(5))
+    np.testing.assert_allclose(C.sum(axis=1) + base, lgb.predict(X[cols].head(5)), atol=1e-6)
+    assert v.budgets[0]["lgb_all"] == mean_budget(lgb.params["members"]) != {}  # the final fit's
 
 
 def test_drift_and_hold_out_scores_come_from_the_best_pseudo_label_round(posts: pd.DataFrame,

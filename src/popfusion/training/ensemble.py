@@ -35,6 +35,7 @@ from rich.progress import Progress
 from popfusion.compute import current, ready, threads
 from popfusion.fusion.blend import TieredBlend
 from popfusion.models.base import Model
+from popfusion.models.fold_mean import FoldMean
 from popfusion.models.zoo import MODELS, make_model
 from popfusion.progress import fit_steps, progress_bar
 from popfusion.training.splits import folds as make_folds
@@ -194,6 +195,7 @@ class Ensemble:
     checkpoints: Path | None = None
     prune: bool = True  # pseudo-label rounds fit only the models the last round's blend weighs
     deadline: float | None = None  # time.monotonic() after which no model starts fitting
+    holdout_by: str = "refit"  # or "folds": the fold models' mean predicts the rows to predict
 
     def fit(self, stage: Stage, pseudo_rounds: int = 0, pseudo_share: float = 0.3) -> Ensemble:
         """Round 0 on the labelled rows, then ``pseudo_rounds`` more, each adding the
@@ -229,15 +231,16 @@ class Ensemble:
     def _fit_round(self, rnd: int, specs: list[Spec], stage: Stage, chosen: np.ndarray,
                    pseudo: np.ndarray) -> Round:
         """Every model's fold fits, then its refit on every row with the folds' mean
-        budget. Fits are submitted to the run's compute: here each runs when submitted; on a
-        cluster every model's folds run at once, and a model's refit starts when its folds
-        are in."""
+        budget (with ``holdout_by: folds``, the folds' mean instead). Fits are submitted to
+        the run's compute: here each runs when submitted; on a cluster every model's folds
+        run at once, and a model's refit starts when its folds are in."""
         X_all = pd.concat([stage.X, stage.X_test[chosen]]) if chosen.any() else stage.X
         fold_all = np.concatenate([self.fold_, np.full(int(chosen.sum()), -1)])
         z_all = self.target_.transform(np.concatenate([stage.y, pseudo]))
         oof, test, budgets, seconds, importance, refits = {}, {}, {}, {}, {}, {}
         with progress_bar() as bar:
-            task = bar.add_task(f"round {rnd}: models", total=len(specs) * (self.n_folds + 1))
+            refit = self.holdout_by == "refit"
+            task = bar.add_task(f"round {rnd}: models", total=len(specs) * (self.n_folds + refit))
             advance = lambda _: bar.advance(task)  # noqa: E731
             fits_of, folds_of = {}, {}
             for spec in specs:
@@ -255,6 +258,9 @@ class Ensemble:
                 models, spent = zip(*fits.compute.gather(folds_of[name]), strict=True)
                 folds_of[name], seconds[name] = list(models), sum(spent)
                 budgets[name] = mean_budget(folds_of[name])
+                if not refit:
+                    refit_of[name] = ready((FoldMean(folds_of[name]), 0.0))
+                    continue
                 log.info("%s: refit on all %d rows%s", name, len(X_all),
                          f" with {budgets[name]}" if budgets[name] else "")
                 refit_of[name] = fits.fit("all", np.arange(len(X_all)), None, budgets[name], done=advance,

@@ -154,8 +154,8 @@ class Trainer:
         ens = Ensemble(self.specs, n_folds=r.validation.folds, scheme=r.validation.scheme,
                        fusion=r.fusion.method, mae_weight=r.fusion.mae_weight,
                        label_transform=r.label_transform, seed=r.seed, checkpoints=self._folder("validation"),
-                       prune=r.fusion.prune, deadline=self.deadlines[0]).fit(stage, r.pseudo.rounds,
-                                                                             r.pseudo.share)
+                       prune=r.fusion.prune, deadline=self.deadlines[0],
+                       holdout_by=r.validation.holdout_by).fit(stage, r.pseudo.rounds, r.pseudo.share)
         y = holdout.y
         rounds = [metrics.score(y, rnd.test.loc[holdout.index, "final"]) for rnd in ens.rounds_]
         best = int(np.argmax([s["src"] for s in rounds]))
