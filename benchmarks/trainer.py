@@ -20,6 +20,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -44,16 +45,29 @@ def checkout(commit: str, work: Path) -> Path:
     return tree / "src"
 
 
-def pca_recipe(components: int, work: Path) -> str:
-    """The fast preset with its text embedding reduced to ``components`` principal axes."""
+def fast_variant(name: str, work: Path, edit: Callable[[dict], None]) -> str:
+    """The fast preset as ``edit`` changes it, saved as ``name``."""
     recipe = yaml.safe_load((ROOT / "src" / "popfusion" / "recipes" / "fast.yaml").read_text())
-    for block in recipe["features"]:
-        if block["block"] == "text":
-            block["params"]["components"] = components
-    recipe["name"] = f"fast_pca{components}"
-    path = work / f"fast_pca{components}.yaml"
+    edit(recipe)
+    recipe["name"] = name
+    path = work / f"{name}.yaml"
     path.write_text(yaml.safe_dump(recipe, sort_keys=False))
     return str(path)
+
+
+def pca_recipe(components: int, work: Path) -> str:
+    """The fast preset with its text embedding reduced to ``components`` principal axes."""
+    def edit(recipe: dict) -> None:
+        for block in recipe["features"]:
+            if block["block"] == "text":
+                block["params"]["components"] = components
+
+    return fast_variant(f"fast_pca{components}", work, edit)
+
+
+def fold_mean_recipe(work: Path) -> str:
+    """The fast preset with the hold-out predicted by each model's fold models' mean."""
+    return fast_variant("fast_fold_mean", work, lambda r: r["validation"].update(holdout_by="folds"))
 
 
 def run(recipe: str, data: Path, column_map: str | None, truth: pd.DataFrame, src: Path | None,
@@ -124,6 +138,8 @@ def main() -> None:
     parser = arguments(__doc__, "/tmp/popfusion-trainer")
     parser.add_argument("--baseline", default=BASELINE, help="commit to compare with ('' for none)")
     parser.add_argument("--pca", default="", help="also fast with its text embedding on these many axes")
+    parser.add_argument("--fold-mean", action="store_true",
+                        help="also fast with the hold-out predicted by the fold models' mean (no refit)")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     variants = [("fast", "fast", None)]
@@ -131,15 +147,18 @@ def main() -> None:
         variants.append((f"fast at {args.baseline}", "fast", checkout(args.baseline, args.work)))
     variants += [(f"fast, text PCA {k}", pca_recipe(int(k), args.work), None)
                  for k in filter(None, args.pca.split(","))]
-    report(run_variants(variants, args, RESULTS))
+    if args.fold_mean:
+        variants.append(("fast, hold-out by the fold models' mean", fold_mean_recipe(args.work), None))
+    report(run_variants(variants, args, RESULTS, bootstrap=True))
 
 
 def report(results: dict) -> None:
     lines = []
     for name, runs in results["runs"].items():
         for label, r in runs.items():
-            lines.append(f"| {name} | {label} | {r['src']:.4f} | {r['mae']:.4f} | {r['wall_seconds']:.0f} s | "
-                         f"{r['peak_gb']:.1f} GB |")
+            interval = f" ({r['src_low']:.4f}-{r['src_high']:.4f})" if "src_low" in r else ""
+            lines.append(f"| {name} | {label} | {r['src']:.4f}{interval} | {r['mae']:.4f} | "
+                         f"{r['wall_seconds']:.0f} s | {r['peak_gb']:.1f} GB | {r.get('date', '')} |")
     write_section(f"""## One trainer
 `python benchmarks/trainer.py` on {results['machine']}: `popfusion run fast` with the trainer
 that fits each kept model once on every label after the validation stage, against the
@@ -148,8 +167,8 @@ times instead of `folds + 2`), and the fast preset with its text embedding reduc
 Test SRC and MAE of the final predictions; each run from an empty cache, one after the
 other on the same machine.
 
-| data | system | SRC | MAE | wall | peak memory |
-|---|---|---|---|---|---|
+| data | system | SRC (95% interval) | MAE | wall | peak memory | date |
+|---|---|---|---|---|---|---|
 {chr(10).join(lines)}
 
 {results.get('notes', '')}
