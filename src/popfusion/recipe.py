@@ -43,9 +43,10 @@ class ValidationSpec(BaseModel):
     holdout: float = Field(0.2, gt=0, lt=1, description="last share of training time held out")
     folds: int = Field(3, ge=2)
     scheme: Literal["time", "user", "random"] = "time"
-    holdout_by: Literal["refit", "folds"] = Field(
-        "refit", description="what predicts the hold-out: each model refitted on every training row (one "
-                             "more fit a model, the stage's largest), or the mean of its fold models")
+    holdout_by: Literal["folds", "refit"] = Field(
+        "folds", description="what predicts the hold-out: the mean of each model's fold models, or the "
+                             "model refitted on every training row (one more fit a model, the stage's "
+                             "largest; scored no better on four data sets, benchmarks/trainer.py)")
     weight: Literal["none", "adversarial"] = Field(
         "none", description="adversarial: weight each training post by how much it looks like the posts to "
                             "predict (odds of an out-of-fold classifier on label-free features; "

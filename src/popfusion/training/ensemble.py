@@ -195,7 +195,7 @@ class Ensemble:
     checkpoints: Path | None = None
     prune: bool = True  # pseudo-label rounds fit only the models the last round's blend weighs
     deadline: float | None = None  # time.monotonic() after which no model starts fitting
-    holdout_by: str = "refit"  # or "folds": the fold models' mean predicts the rows to predict
+    holdout_by: str = "folds"  # the fold models' mean predicts the rows to predict, or "refit"
 
     def fit(self, stage: Stage, pseudo_rounds: int = 0, pseudo_share: float = 0.3) -> Ensemble:
         """Round 0 on the labelled rows, then ``pseudo_rounds`` more, each adding the
