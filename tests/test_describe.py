@@ -124,7 +124,7 @@ def test_adversarial_weights_reach_every_fit_and_read_no_label(synth_small: Path
     spec = {"name": "w", "features": [{"block": "meta"}], "models": [{"name": "r", "model": "ridge"}],
             "validation": {"holdout": 0.2, "folds": 3, "weight": "adversarial"}, "bootstrap": 0}
     model = PopFusion(Recipe(**spec), cache_dir=tmp_path / "cache").fit(posts)
-    assert len(seen) == 3 + 1 + 1 and all(w is not None for w in seen)  # folds, refit, final fit
+    assert len(seen) == 3 + 1 and all(w is not None for w in seen)  # folds, final fit
     final = seen[-1]
     marked = posts.loc[~test, "tags"].str.contains("x1 x2 x3", na=False).to_numpy(bool)
     order = np.argsort(posts.loc[~test, "posted_at"].to_numpy(), kind="stable")

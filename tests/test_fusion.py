@@ -165,10 +165,10 @@ def test_weights_must_hold_in_the_forward_view_too() -> None:
 
 
 def test_test_rows_are_predicted_by_models_refitted_on_every_row(tmp_path: Path) -> None:
-    """Each model's folds, then one refit on every labelled row with the folds' mean
-    budget, which predicts the rows to predict."""
+    """With ``holdout_by: refit``, each model's folds, then one refit on every labelled
+    row with the folds' mean budget, which predicts the rows to predict."""
     X, y = _frame()
-    ens = Ensemble(SPECS, n_folds=3, checkpoints=tmp_path).fit(_stage(X, y))
+    ens = Ensemble(SPECS, n_folds=3, checkpoints=tmp_path, holdout_by="refit").fit(_stage(X, y))
     names = [p.name.split("-r0-")[0] + "-" + p.name.split("-")[-2] for p in tmp_path.glob("*.pkl")]
     assert sorted(names) == sorted(f"{s.name}-f{f}" for s in SPECS for f in (0, 1, 2, "all"))
     refit = Model.load(next(tmp_path.glob("lgb-r0-fall-*.pkl")))

@@ -110,7 +110,7 @@ def test_a_run_on_ray_predicts_what_it_predicts_in_one_process(posts, in_process
     # what the tasks returned is saved where the driver runs: a driver killed in the middle
     # reruns from these, as without Ray
     assert list((tmp_path / "cache" / "embeddings").rglob("*.npy"))
-    assert len(list((tmp_path / "ck").rglob("*.pkl"))) >= 4 * 4  # 4 models, 3 folds and a refit each
+    assert len(list((tmp_path / "ck").rglob("*.pkl"))) >= 4 * 4  # 4 models, 3 folds and a final fit each
 
 
 def test_workers_killed_mid_batch_and_mid_fit_are_retried_to_the_same_predictions(posts, in_process, cluster,

@@ -164,10 +164,12 @@ def test_the_final_fit_fits_only_the_models_the_blend_weighs(posts: pd.DataFrame
     assert everything.validation_.models == list(everything.final_.models) == names
 
 
+@pytest.mark.parametrize("holdout_by", ["folds", "refit"])
 def test_each_model_is_fitted_as_few_times_as_the_decisions_need(posts: pd.DataFrame, tmp_path: Path,
-                                                                  monkeypatch) -> None:
-    """In the validation stage a model is fitted in each fold and once more on every
-    training row, each round; in the final stage once a round, on every label."""
+                                                                  monkeypatch, holdout_by: str) -> None:
+    """In the validation stage a model is fitted in each fold (and, with ``holdout_by:
+    refit``, once more on every training row), each round; in the final stage once a
+    round, on every label."""
     fits: list[str] = []
     original = Fits.fit
 
@@ -176,34 +178,25 @@ def test_each_model_is_fitted_as_few_times_as_the_decisions_need(posts: pd.DataF
         return original(self, fold, *args, **kwargs)
 
     monkeypatch.setattr(Fits, "fit", count)
-    recipe = Recipe.model_validate({**RECIPE, "fusion": {"prune": False}, "pseudo": {"rounds": 0}})
+    recipe = Recipe.model_validate({**RECIPE, "fusion": {"prune": False}, "pseudo": {"rounds": 0},
+                                    "validation": {**RECIPE["validation"], "holdout_by": holdout_by}})
     model = PopFusion(recipe, cache_dir=tmp_path / "cache").fit(posts)
     names = [m["name"] for m in RECIPE["models"]]
     folds = recipe.validation.folds
-    assert sorted(fits) == sorted([f"{n}-r0-f{f}" for n in names for f in [*range(folds), "all"]]
+    validation = [*range(folds), *(["all"] if holdout_by == "refit" else [])]
+    assert sorted(fits) == sorted([f"{n}-r0-f{f}" for n in names for f in validation]
                                   + [f"{n}-r0-fall" for n in names])
-    assert len(fits) == len(names) * (folds + 2)  # was 2 * (folds + 1) in two fully folded stages
+    assert len(fits) == len(names) * (folds + 1 + (holdout_by == "refit"))  # 2 * (folds + 1) in two stages
     assert set(model.validation_.seconds) == set(model.final_.seconds) == set(names)
 
 
-def test_the_fold_models_mean_can_predict_the_hold_out_instead_of_a_refit(posts: pd.DataFrame, tmp_path: Path,
-                                                                         monkeypatch) -> None:
-    """``validation.holdout_by: folds`` saves each model's refit in the validation stage:
-    the mean of its fold models predicts the hold-out (and is what explains it), and the
-    final fit still runs once on every label with the folds' mean budget."""
-    fits: list[str] = []
-    original = Fits.fit
-
-    def count(self, fold, *args, **kwargs):
-        fits.append(f"{self.spec.name}-f{fold}")
-        return original(self, fold, *args, **kwargs)
-
-    monkeypatch.setattr(Fits, "fit", count)
-    recipe = Recipe.model_validate({**RECIPE, "fusion": {"prune": False}, "pseudo": {"rounds": 0},
-                                    "validation": {**RECIPE["validation"], "holdout_by": "folds"}})
+def test_the_fold_models_mean_predicts_the_hold_out(posts: pd.DataFrame, tmp_path: Path) -> None:
+    """By default (``validation.holdout_by: folds``) the mean of a model's fold models
+    predicts the hold-out and explains it, in place of a refit on every training row, and
+    the final fit runs on every label with the folds' mean budget."""
+    recipe = Recipe.model_validate({**RECIPE, "fusion": {"prune": False}, "pseudo": {"rounds": 0}})
     model = PopFusion(recipe, cache_dir=tmp_path / "cache").fit(posts)
-    names, folds = [m["name"] for m in RECIPE["models"]], recipe.validation.folds
-    assert sorted(fits) == sorted([f"{n}-f{f}" for n in names for f in [*range(folds), "all"]])
+    folds = recipe.validation.folds
     v = model.validation_
     lgb = v.holdout_models["lgb_all"]
     assert isinstance(lgb, FoldMean) and len(lgb.params["members"]) == folds

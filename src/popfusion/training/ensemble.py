@@ -119,9 +119,9 @@ class Stage:
 class Round:
     """One round of tier-1 fits: ``oof`` has every model's and tier's out-of-fold
     prediction of the labelled rows, ``test`` the same for the rows to predict; ``blend``
-    was fitted on ``oof``'s tier-1 columns; per model, the budget its refit ran with, its
-    fit seconds (folds and refit), its feature importance and the refit itself (which
-    predicted ``test``)."""
+    was fitted on ``oof``'s tier-1 columns; per model, the folds' mean budget (a refit's
+    and the final fit's), its fit seconds, its feature importance and what predicted
+    ``test``: the mean of its fold models, or its refit (``holdout_by: refit``)."""
 
     models: list[str]
     oof: pd.DataFrame

@@ -2,19 +2,20 @@
 
 ``validate`` runs on the validation stage's frame, where the latest share of training
 time is held out with its labels hidden (from every feature block and every model, as
-test labels are). The ensemble fits each model in time folds and refits it on every
-training row; the refits' forward-in-time predictions of the hold-out decide everything
-learned from predictions: how many pseudo-label rounds help, the drift correction, the
+test labels are). The ensemble fits each model in time folds; the mean of its fold
+models (or, with ``validation.holdout_by: refit``, a refit on every training row)
+predicts the hold-out forward in time, and those predictions decide everything learned
+from predictions: how many pseudo-label rounds help, the drift correction, the
 final blend (its weights must hold on the out-of-fold predictions and on the hold-out's)
 and, with ``fusion.prune``, which models the final fit needs. The hold-out scores reported
 come from the validation blend, fitted on out-of-fold predictions alone, so they are
 honest.
 
 ``finish`` runs on the final frame (every label) and fits each kept model once per
-pseudo-label round on every labelled row, as long as its validation refit ran (trees,
+pseudo-label round on every labelled row, as long as its folds ran on average (trees,
 epochs). It needs no folds: the blend was learned where its inputs were out of fold or
 forward in time, and is applied as it is. Against the two fully folded stages this
-replaces, that is ``folds + 2`` fits of a model instead of ``2 * (folds + 1)``.
+replaces, that is ``folds + 1`` fits of a model instead of ``2 * (folds + 1)``.
 """
 
 from __future__ import annotations
@@ -81,11 +82,11 @@ class Validation:
     budgets: list[dict[str, dict]]  # per final round and model: the budget to fit with
     predictions: pd.DataFrame  # every model's and tier's hold-out prediction, with labels
     oof: pd.DataFrame  # out-of-fold predictions of the training rows, with labels
-    seconds: dict[str, float]  # fit seconds per model, folds and refit, every round
+    seconds: dict[str, float]  # fit seconds per model, folds (and refit), every round
     importance: dict[str, pd.Series | None]
     holdout_X: pd.DataFrame  # features of (up to HOLDOUT_SAMPLE) hold-out rows, as that stage built them
-    holdout_specs: list[Spec]  # the best round's models, refitted on the training rows,
-    holdout_models: dict[str, Model]  # which predicted the hold-out through its blend
+    holdout_specs: list[Spec]  # the best round's models, as they predicted the hold-out
+    holdout_models: dict[str, Model]  # fold means (or refits), read through holdout_blend
     holdout_blend: TieredBlend
     target: LabelTransform
 
