@@ -214,8 +214,9 @@ def test_drift_and_hold_out_scores_come_from_the_best_pseudo_label_round(posts: 
     """The final fit reruns the pseudo-label rounds only up to the best one, so the
     drift correction it applies, and the hold-out scores it reports, are those of that
     round, not of a later, worse one."""
-    # every test post pseudo-labelled: in the tiny run that round hurts on the hold-out
-    recipe = Recipe.model_validate({**RECIPE, "pseudo": {"rounds": 1, "share": 1.0}})
+    # every test post pseudo-labelled: in the tiny run with refits that round hurts on the hold-out
+    recipe = Recipe.model_validate({**RECIPE, "pseudo": {"rounds": 1, "share": 1.0},
+                                    "validation": {**RECIPE["validation"], "holdout_by": "refit"}})
     model = PopFusion(recipe, cache_dir=tmp_path / "cache").fit(posts)
     v = model.validation_
     assert v.pseudo_rounds < len(v.rounds) - 1 and len(v.budgets) == v.pseudo_rounds + 1
