@@ -121,7 +121,8 @@ class Round:
     prediction of the labelled rows, ``test`` the same for the rows to predict; ``blend``
     was fitted on ``oof``'s tier-1 columns; per model, the folds' mean budget (a refit's
     and the final fit's), its fit seconds, its feature importance and what predicted
-    ``test``: the mean of its fold models, or its refit (``holdout_by: refit``)."""
+    ``test`` (``holdout_models``): the mean of its fold models, or its refit
+    (``holdout_by: refit``)."""
 
     models: list[str]
     oof: pd.DataFrame
@@ -130,7 +131,7 @@ class Round:
     budgets: dict[str, dict]
     seconds: dict[str, float]
     importance: dict[str, pd.Series | None]
-    refits: dict[str, Model]
+    holdout_models: dict[str, Model]
 
 
 def blended(specs: list[Spec], models: dict[str, Model], target: LabelTransform, blend: TieredBlend,
@@ -230,17 +231,17 @@ class Ensemble:
 
     def _fit_round(self, rnd: int, specs: list[Spec], stage: Stage, chosen: np.ndarray,
                    pseudo: np.ndarray) -> Round:
-        """Every model's fold fits, then its refit on every row with the folds' mean
-        budget (with ``holdout_by: folds``, the folds' mean instead). Fits are submitted to
-        the run's compute: here each runs when submitted; on a cluster every model's folds
-        run at once, and a model's refit starts when its folds are in."""
+        """Every model's fold fits, then what predicts the rows to predict (``_forward``).
+        Fits are submitted to the run's compute: here each runs when submitted; on a
+        cluster every model's folds run at once, and a model's refit starts when its folds
+        are in."""
         X_all = pd.concat([stage.X, stage.X_test[chosen]]) if chosen.any() else stage.X
         fold_all = np.concatenate([self.fold_, np.full(int(chosen.sum()), -1)])
         z_all = self.target_.transform(np.concatenate([stage.y, pseudo]))
-        oof, test, budgets, seconds, importance, refits = {}, {}, {}, {}, {}, {}
+        oof, test, budgets, seconds, importance, forward = {}, {}, {}, {}, {}, {}
         with progress_bar() as bar:
-            refit = self.holdout_by == "refit"
-            task = bar.add_task(f"round {rnd}: models", total=len(specs) * (self.n_folds + refit))
+            per_model = self.n_folds + (self.holdout_by == "refit")
+            task = bar.add_task(f"round {rnd}: models", total=len(specs) * per_model)
             advance = lambda _: bar.advance(task)  # noqa: E731
             fits_of, folds_of = {}, {}
             for spec in specs:
@@ -253,32 +254,35 @@ class Ensemble:
                 fits_of[spec.name] = fits
                 folds_of[spec.name] = [fits.fit(f, *fold_rows(fold_all, f), done=advance, bar=bar)
                                        for f in range(self.n_folds)]
-            refit_of = {}
+            forward_of = {}
             for name, fits in fits_of.items():
                 models, spent = zip(*fits.compute.gather(folds_of[name]), strict=True)
                 folds_of[name], seconds[name] = list(models), sum(spent)
                 budgets[name] = mean_budget(folds_of[name])
-                if not refit:
-                    refit_of[name] = ready((FoldMean(folds_of[name]), 0.0))
-                    continue
-                log.info("%s: refit on all %d rows%s", name, len(X_all),
-                         f" with {budgets[name]}" if budgets[name] else "")
-                refit_of[name] = fits.fit("all", np.arange(len(X_all)), None, budgets[name], done=advance,
-                                          bar=bar)
+                forward_of[name] = self._forward(fits, folds_of[name], budgets[name], advance, bar)
             for name, fits in fits_of.items():
-                refits[name], spent = fits.compute.gather([refit_of[name]])[0]
+                forward[name], spent = fits.compute.gather([forward_of[name]])[0]
                 start = time.perf_counter()
                 o = self._out_of_fold(fits, fold_all, folds_of[name])
                 oof[name] = self.target_.inverse(o[: len(stage.X)])
-                test[name] = self.target_.inverse(fits.predict(refits[name], fits.X_test))
+                test[name] = self.target_.inverse(fits.predict(forward[name], fits.X_test))
                 seconds[name] += spent + time.perf_counter() - start
-                importance[name] = refits[name].feature_importance()
+                importance[name] = forward[name].feature_importance()
         specs = [s for s in specs if s.name in oof]
         tier1 = pd.DataFrame(oof, index=stage.X.index)
         blend = blend_of(specs, self.fusion, self.mae_weight).fit(tier1, stage.y)
         return Round([s.name for s in specs], blend.predict(tier1),
                      blend.predict(pd.DataFrame(test, index=stage.X_test.index)), blend, budgets, seconds,
-                     importance, refits)
+                     importance, forward)
+
+    def _forward(self, fits: Fits, folds: list[Model], budget: dict, advance: Callable, bar: Progress):
+        """A future of (the model that predicts the rows to predict, its fit seconds): the
+        mean of the fold models, or with ``holdout_by: refit`` a refit on every row with
+        the folds' mean budget."""
+        if self.holdout_by == "folds":
+            return ready((FoldMean(folds), 0.0))
+        log.info("%s: refit on all %d rows%s", fits.spec.name, len(fits.X), f" with {budget}" if budget else "")
+        return fits.fit("all", np.arange(len(fits.X)), None, budget, done=advance, bar=bar)
 
     def _out_of_fold(self, fits: Fits, fold: np.ndarray, models: list[Model]) -> np.ndarray:
         oof = np.full(len(fold), np.nan)

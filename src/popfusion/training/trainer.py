@@ -181,7 +181,7 @@ class Trainer:
             holdout_X=stage.X_test.loc[holdout.index].sample(min(len(holdout.index), HOLDOUT_SAMPLE),
                                                               random_state=0).sort_index(),
             holdout_specs=[s for s in self.specs if s.name in best_round.models],
-            holdout_models=best_round.refits, holdout_blend=best_round.blend, target=ens.target_)
+            holdout_models=best_round.holdout_models, holdout_blend=best_round.blend, target=ens.target_)
 
     def _final_blend(self, last: Round, y: np.ndarray,
                      forward: tuple[pd.DataFrame, np.ndarray]) -> tuple[TieredBlend, list[str]]:
